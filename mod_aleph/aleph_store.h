@@ -1,0 +1,93 @@
+/* Licensed under the Apache License, Version 2.0 (see NOTICE). */
+/*
+ * The shared-memory token store: one slot per credential, shared by every
+ * process and thread of the server. Readers never lock: each slot's token
+ * is published under a sequence counter, and the right to fetch a token
+ * is a claim with a deadline, so that a process that dies while fetching
+ * cannot leave the credential stuck. The interface is deliberately narrow
+ * (get / put / claim / fail) so that a second level (socache) can follow.
+ * Portable core: APR only.
+ */
+#ifndef ALEPH_STORE_H
+#define ALEPH_STORE_H
+
+#include <apr_pools.h>
+#include <apr_shm.h>
+#include "aleph_token.h"
+
+#define ALEPH_KEY_LEN        20   /* SHA-1 digest of the credential */
+#define ALEPH_ERROR_TEXT_MAX 256
+
+typedef struct aleph_store_t aleph_store_t;
+typedef struct aleph_slot_t aleph_slot_t;
+
+/* A consistent copy of a slot's token state; times are aleph_clock_now(). */
+typedef struct {
+    apr_size_t token_len;         /* 0: no token */
+    apr_int64_t expires_at;
+    apr_int64_t refresh_at;
+    apr_time_t obtained;          /* wall clock, for status output */
+    apr_uint32_t serial;          /* counts tokens put into the slot */
+} aleph_token_meta_t;
+
+/* Bytes of shared memory a store of nslots needs. */
+apr_size_t aleph_store_size(unsigned nslots);
+
+/* Creates an anonymous segment in pool p (inherited by forked children). */
+apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
+                                apr_pool_t *p);
+
+/* Number of slots, used and total. */
+unsigned aleph_store_used(const aleph_store_t *store);
+unsigned aleph_store_capacity(const aleph_store_t *store);
+
+/*
+ * The slot for key, allocating a free one if needed; NULL when full.
+ * Only the parent calls this (at configuration time), so it needs no lock.
+ */
+aleph_slot_t *aleph_store_slot(aleph_store_t *store,
+                               const unsigned char key[ALEPH_KEY_LEN]);
+
+/* The i-th used slot, for status output; NULL past the end. */
+aleph_slot_t *aleph_store_slot_at(aleph_store_t *store, unsigned i);
+const unsigned char *aleph_store_slot_key(const aleph_slot_t *slot);
+
+/*
+ * Copies the token (NUL-terminated) into buf, which has room for
+ * ALEPH_TOKEN_MAX_LEN + 1 bytes (buf may be NULL to read meta only).
+ * Returns 1 with meta filled when the slot holds a token, else 0.
+ */
+int aleph_store_get(aleph_slot_t *slot, char *buf, aleph_token_meta_t *meta);
+
+/*
+ * Takes the right to fetch a token for this slot until now + hold.
+ * Returns 1 when taken; 0 when another fetch is in flight or the slot is
+ * backing off (until *retry_at, when that is set).
+ */
+int aleph_store_claim(aleph_slot_t *slot, apr_int64_t now, apr_int64_t hold,
+                      apr_int64_t *retry_at);
+
+/* Publishes a token and gives the claim up. */
+void aleph_store_put(aleph_slot_t *slot, const char *token, apr_size_t len,
+                     apr_int64_t expires_at, apr_int64_t refresh_at,
+                     apr_time_t obtained);
+
+/* Records a failed fetch, backs off until retry_at, gives the claim up. */
+void aleph_store_fail(aleph_slot_t *slot, const char *error,
+                      apr_int64_t retry_at, apr_time_t when);
+
+/* Statistics and the last error, for status output. */
+typedef struct {
+    apr_uint64_t fetches;
+    apr_uint64_t failures;
+    apr_uint32_t consecutive_failures;
+    apr_int64_t retry_at;         /* 0: not backing off */
+    int in_flight;
+    apr_time_t last_error_time;
+    char last_error[ALEPH_ERROR_TEXT_MAX];
+} aleph_slot_stats_t;
+
+void aleph_store_stats(aleph_slot_t *slot, apr_int64_t now,
+                       aleph_slot_stats_t *stats);
+
+#endif

@@ -1,0 +1,107 @@
+/* Licensed under the Apache License, Version 2.0 (see NOTICE). */
+/*
+ * Declarations shared by the httpd glue (mod_aleph*.c). The portable core
+ * (aleph_*.h) never includes this file.
+ */
+#ifndef MOD_ALEPH_H
+#define MOD_ALEPH_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "aleph_cache.h"
+#include "aleph_store.h"
+#include "aleph_token.h"
+
+extern module AP_MODULE_DECLARE_DATA aleph_module;
+
+#define ALEPH_PROVIDER_GROUP    "aleph_token"
+#define ALEPH_PROVIDER_VERSION  "0"
+#define ALEPH_STATUS_HANDLER    "aleph-status"
+#define ALEPH_DEFAULT_CACHE_SIZE 64
+/* Configuration sentinels: not set in this scope / automatic margin. */
+#define ALEPH_UNSET             (-1)
+#define ALEPH_MARGIN_AUTO       (-2)
+
+/* A token source registered with ap_register_provider(). */
+typedef struct {
+    aleph_fetch_fn *fetch;
+} aleph_provider_t;
+
+/* Per-directory configuration. NULL / -1 mean "unset, inherit". */
+typedef struct {
+    int auth;
+    const char *token_url;
+    const char *client_id;
+    const char *secret_spec;
+    const char *audience;         /* "" = none */
+    const char *scope;            /* "" = none */
+    int body;                     /* aleph_body_e */
+    int client_auth;              /* aleph_client_auth_e */
+    const char *token_header;
+    const char *token_prefix;     /* with its trailing space; "" = bare */
+    const char *contract;         /* "" = none */
+    const char *contract_header;
+    apr_interval_time_t timeout;
+    apr_interval_time_t refresh_margin;
+    apr_interval_time_t backoff_max;
+    /* Derived at start-up, not by a directive: */
+    const struct aleph_cred_t *cred; /* set at start-up for each section */
+} aleph_dir_conf_t;
+
+/*
+ * A resolved credential: the token request an effective configuration
+ * describes, with its slot in the store. Built at start-up for every
+ * scope, so that a request only follows a pointer.
+ */
+typedef struct aleph_cred_t {
+    aleph_token_request_t req;
+    const char *secret_spec;
+    const char *scope_name;       /* where it was configured, for logs */
+    unsigned char key[ALEPH_KEY_LEN];
+    const char *fingerprint;      /* of key */
+    aleph_slot_t *slot;
+    const aleph_dir_conf_t *src;  /* the effective configuration it came from */
+} aleph_cred_t;
+
+/* Server-wide settings (global scope only). */
+typedef struct {
+    int cache_size;               /* slots; 0 = unset */
+} aleph_server_conf_t;
+
+/* mod_aleph_config.c */
+extern const command_rec aleph_cmds[];
+void *aleph_create_dir_conf(apr_pool_t *p, char *dir);
+void *aleph_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+void *aleph_create_server_conf(apr_pool_t *p, server_rec *s);
+void *aleph_merge_server_conf(apr_pool_t *p, void *base, void *add);
+/* Effective values, with defaults applied. */
+const char *aleph_conf_token_url(const aleph_dir_conf_t *c);
+const char *aleph_conf_token_header(const aleph_dir_conf_t *c);
+const char *aleph_conf_token_prefix(const aleph_dir_conf_t *c);
+/* The token request c describes, without its secret. */
+void aleph_conf_token_request(const aleph_dir_conf_t *c, aleph_token_request_t *req);
+const char *aleph_conf_contract_header(const aleph_dir_conf_t *c);
+void aleph_conf_policy(const aleph_dir_conf_t *c, aleph_cache_policy_t *policy);
+
+/* mod_aleph_scopes.c: start-up resolution and checks of every scope */
+int aleph_scopes_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+int aleph_scopes_bind(apr_pool_t *pconf, server_rec *s, aleph_store_t *store);
+const aleph_cred_t *aleph_scopes_cred_for(request_rec *r, const aleph_dir_conf_t *c);
+apr_array_header_t *aleph_scopes_creds(void);
+
+/* mod_aleph_store.c: the store's lifetime inside httpd */
+int aleph_store_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s);
+aleph_store_t *aleph_store_current(void);
+
+/* mod_aleph_proxy.c: the decision and the injection */
+void aleph_proxy_register_hooks(apr_pool_t *p);
+
+/* mod_aleph_status.c */
+void aleph_status_register_hooks(apr_pool_t *p);
+
+/* mod_aleph.c: the token source selected at start-up */
+aleph_fetch_fn *aleph_provider_fetch(void);
+
+#endif

@@ -1,0 +1,249 @@
+/* Licensed under the Apache License, Version 2.0 (see NOTICE). */
+/*
+ * Start-up work on every scope: compute the configuration a request in
+ * each server, <Location> and <Proxy> section will see, refuse incomplete
+ * ones (so that `apache2 -t` fails, not requests), read the secrets and
+ * resolve each credential once, so that requests only follow a pointer.
+ */
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <mod_proxy.h>
+
+#include "aleph_credential.h"
+#include "aleph_secret.h"
+#include "mod_aleph.h"
+
+APLOG_USE_MODULE(aleph);
+
+/* This generation's credentials (aleph_cred_t *), in pconf. */
+static apr_array_header_t *creds;
+
+apr_array_header_t *aleph_scopes_creds(void)
+{
+    return creds;
+}
+
+typedef struct {
+    apr_pool_t *pconf;
+    apr_pool_t *ptemp;
+    apr_hash_t *secrets;          /* spec -> secret, read once per start */
+    int errors;
+} scan_t;
+
+static int sets_credential(const aleph_dir_conf_t *c)
+{
+    return c->token_url || c->client_id || c->secret_spec || c->audience
+        || c->scope || c->body != ALEPH_UNSET || c->client_auth != ALEPH_UNSET
+        || c->timeout != ALEPH_UNSET;
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static int same_credential(const aleph_token_request_t *a, const char *a_spec,
+                           const aleph_token_request_t *b, const char *b_spec)
+{
+    return same_str(a->token_url, b->token_url) && same_str(a->client_id, b->client_id)
+        && same_str(a_spec, b_spec) && same_str(a->audience, b->audience)
+        && same_str(a->scope, b->scope) && a->body == b->body
+        && a->client_auth == b->client_auth && a->timeout == b->timeout;
+}
+
+static const char *load_secret(scan_t *sc, const char *spec, const char *scope)
+{
+    const char *secret = apr_hash_get(sc->secrets, spec, APR_HASH_KEY_STRING);
+    const char *error = NULL;
+    int others_can_read;
+
+    if (secret) {
+        return secret;
+    }
+    if (aleph_secret_load(sc->pconf, spec, &secret, &error, &others_can_read)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                     "ALEPH00002: %s: AlephClientSecret: %s", scope, error);
+        sc->errors++;
+        return NULL;
+    }
+    if (others_can_read) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL,
+                     "ALEPH00003: %s: AlephClientSecret: the file %s can be read "
+                     "by other users; make it readable by root only (chmod 600)",
+                     scope, spec + 5);
+    }
+    apr_hash_set(sc->secrets, spec, APR_HASH_KEY_STRING, secret);
+    return secret;
+}
+
+/* Resolves the credential eff describes, sharing one per distinct credential. */
+static const aleph_cred_t *resolve(scan_t *sc, const aleph_dir_conf_t *eff,
+                                   const char *scope)
+{
+    aleph_token_request_t req;
+    aleph_cred_t *cred;
+    int i;
+
+    aleph_conf_token_request(eff, &req);
+    for (i = 0; i < creds->nelts; i++) {
+        cred = APR_ARRAY_IDX(creds, i, aleph_cred_t *);
+        if (same_credential(&cred->req, cred->secret_spec, &req, eff->secret_spec)) {
+            return cred;
+        }
+    }
+    req.client_secret = load_secret(sc, eff->secret_spec, scope);
+    if (!req.client_secret) {
+        return NULL;
+    }
+    cred = apr_pcalloc(sc->pconf, sizeof(*cred));
+    cred->req = req;
+    cred->secret_spec = eff->secret_spec;
+    cred->scope_name = scope;
+    cred->src = eff;
+    aleph_credential_key(&req, cred->key);
+    cred->fingerprint = aleph_fingerprint(sc->pconf, cred->key, sizeof(cred->key));
+    APR_ARRAY_PUSH(creds, aleph_cred_t *) = cred;
+    return cred;
+}
+
+/* Checks one scope; section is its own configuration, base its server's. */
+static void check_scope(scan_t *sc, aleph_dir_conf_t *section,
+                        const aleph_dir_conf_t *base, const char *scope)
+{
+    const aleph_dir_conf_t *eff = section == base ? base
+        : aleph_merge_dir_conf(sc->pconf, (void *)base, section);
+
+    section->cred = NULL;       /* NULL inherits the enclosing scope's */
+    if ((section == base || sets_credential(section))
+        && eff->client_id && eff->secret_spec) {
+        section->cred = resolve(sc, eff, scope);
+        if (!section->cred) {
+            return;
+        }
+    }
+    if (eff->auth == 1 && (!eff->client_id || !eff->secret_spec)) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                     "ALEPH00001: %s: AlephAuth On needs %s; add it to this "
+                     "scope or an enclosing one", scope,
+                     !eff->client_id ? "AlephClientID" : "AlephClientSecret");
+        sc->errors++;
+    }
+}
+
+static const char *server_name(apr_pool_t *p, server_rec *s)
+{
+    if (!s->is_virtual) {
+        return "server config";
+    }
+    return apr_psprintf(p, "<VirtualHost %s:%u>",
+                        s->server_hostname ? s->server_hostname : "*",
+                        s->addrs ? (unsigned)s->addrs->host_port : 0);
+}
+
+static void check_sections(scan_t *sc, apr_array_header_t *sections,
+                           const aleph_dir_conf_t *base, const char *kind,
+                           const char *where)
+{
+    ap_conf_vector_t **sec;
+    int i;
+
+    if (!sections) {
+        return;
+    }
+    sec = (ap_conf_vector_t **)sections->elts;
+    for (i = 0; i < sections->nelts; i++) {
+        aleph_dir_conf_t *c = ap_get_module_config(sec[i], &aleph_module);
+        core_dir_config *cd = ap_get_core_module_config(sec[i]);
+
+        if (c) {
+            check_scope(sc, c, base, apr_psprintf(sc->pconf, "<%s %s> in %s",
+                                                  kind, cd->d, where));
+        }
+    }
+}
+
+int aleph_scopes_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    module *proxy = ap_find_linked_module("mod_proxy.c");
+    scan_t sc;
+
+    sc.pconf = pconf;
+    sc.ptemp = ptemp;
+    sc.secrets = apr_hash_make(ptemp);
+    sc.errors = 0;
+    creds = apr_array_make(pconf, 4, sizeof(aleph_cred_t *));
+    for (; s; s = s->next) {
+        aleph_dir_conf_t *base = ap_get_module_config(s->lookup_defaults, &aleph_module);
+        core_server_config *core = ap_get_core_module_config(s->module_config);
+        const char *where = server_name(pconf, s);
+
+        check_scope(&sc, base, base, where);
+        check_sections(&sc, core->sec_url, base, "Location", where);
+        if (proxy) {
+            proxy_server_conf *ps = ap_get_module_config(s->module_config, proxy);
+            check_sections(&sc, ps->sec_proxy, base, "Proxy", where);
+        }
+    }
+    return sc.errors ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+int aleph_scopes_bind(apr_pool_t *pconf, server_rec *s, aleph_store_t *store)
+{
+    int i;
+
+    for (i = 0; i < creds->nelts; i++) {
+        aleph_cred_t *cred = APR_ARRAY_IDX(creds, i, aleph_cred_t *);
+
+        cred->slot = aleph_store_slot(store, cred->key);
+        if (!cred->slot) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "ALEPH00004: AlephCacheSize %u is too small for the "
+                         "credentials configured; raise it and restart",
+                         aleph_store_capacity(store));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                     "ALEPH00005: credential %s (client id %s, %s) first "
+                     "configured in %s", cred->fingerprint, cred->req.client_id,
+                     cred->req.token_url, cred->scope_name);
+    }
+    (void)pconf;
+    return OK;
+}
+
+const aleph_cred_t *aleph_scopes_cred_for(request_rec *r, const aleph_dir_conf_t *c)
+{
+    const aleph_cred_t *cred = c->cred;
+    aleph_token_request_t req;
+    int i;
+
+    /* The usual case: the scope's own resolution, checked by identity. */
+    if (cred && cred->src->token_url == c->token_url
+        && cred->src->client_id == c->client_id
+        && cred->src->secret_spec == c->secret_spec
+        && cred->src->audience == c->audience && cred->src->scope == c->scope
+        && cred->src->body == c->body && cred->src->client_auth == c->client_auth
+        && cred->src->timeout == c->timeout) {
+        return cred;
+    }
+    /* Sections combined at request time (nested <Location>s): by value. */
+    aleph_conf_token_request(c, &req);
+    for (i = 0; i < creds->nelts; i++) {
+        cred = APR_ARRAY_IDX(creds, i, aleph_cred_t *);
+        if (same_credential(&cred->req, cred->secret_spec, &req, c->secret_spec)) {
+            return cred;
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "ALEPH00006: the Aleph credential directives that apply to %s "
+                  "combine sections in a way not checked at start-up; set "
+                  "AlephClientID, AlephClientSecret and the token request "
+                  "directives together in one scope", r->uri);
+    return NULL;
+}
