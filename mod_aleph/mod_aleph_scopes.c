@@ -146,9 +146,22 @@ static const char *server_name(apr_pool_t *p, server_rec *s)
                         s->addrs ? (unsigned)s->addrs->host_port : 0);
 }
 
+/* A section's path as written: the core keeps it for <Location>, mod_proxy for <Proxy>. */
+static const char *section_path(ap_conf_vector_t *sec, module *proxy)
+{
+    const core_dir_config *cd = ap_get_core_module_config(sec);
+    const proxy_dir_conf *pd;
+
+    if (cd && cd->d) {
+        return cd->d;
+    }
+    pd = proxy ? ap_get_module_config(sec, proxy) : NULL;
+    return pd && pd->p ? pd->p : "?";
+}
+
 static void check_sections(scan_t *sc, apr_array_header_t *sections,
                            const aleph_dir_conf_t *base, const char *kind,
-                           const char *where)
+                           const char *where, module *proxy)
 {
     ap_conf_vector_t **sec;
     int i;
@@ -159,11 +172,10 @@ static void check_sections(scan_t *sc, apr_array_header_t *sections,
     sec = (ap_conf_vector_t **)sections->elts;
     for (i = 0; i < sections->nelts; i++) {
         aleph_dir_conf_t *c = ap_get_module_config(sec[i], &aleph_module);
-        core_dir_config *cd = ap_get_core_module_config(sec[i]);
 
         if (c) {
-            check_scope(sc, c, base, apr_psprintf(sc->pconf, "<%s %s> in %s",
-                                                  kind, cd->d, where));
+            check_scope(sc, c, base, apr_psprintf(sc->pconf, "<%s %s> in %s", kind,
+                                                  section_path(sec[i], proxy), where));
         }
     }
 }
@@ -184,10 +196,10 @@ int aleph_scopes_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         const char *where = server_name(pconf, s);
 
         check_scope(&sc, base, base, where);
-        check_sections(&sc, core->sec_url, base, "Location", where);
+        check_sections(&sc, core->sec_url, base, "Location", where, proxy);
         if (proxy) {
             proxy_server_conf *ps = ap_get_module_config(s->module_config, proxy);
-            check_sections(&sc, ps->sec_proxy, base, "Proxy", where);
+            check_sections(&sc, ps->sec_proxy, base, "Proxy", where, proxy);
         }
     }
     return sc.errors ? HTTP_INTERNAL_SERVER_ERROR : OK;
