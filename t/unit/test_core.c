@@ -1,0 +1,384 @@
+/* Licensed under the Apache License, Version 2.0 (see NOTICE). */
+/*
+ * Unit tests of the portable core without a server: the time policy, the
+ * shared-memory store (across forked processes), the read-through cache,
+ * credential keys and secret loading.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_env.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+#include "aleph_cache.h"
+#include "aleph_credential.h"
+#include "aleph_policy.h"
+#include "aleph_secret.h"
+#include "aleph_store.h"
+#include "tap.h"
+
+#define S ALEPH_SEC
+
+static void test_policy(void)
+{
+    apr_interval_time_t d;
+    int i, in_range = 1;
+
+    is_int(aleph_policy_refresh_at(0, 86400 * S, -1), (86400 - 8640) * S,
+           "auto margin: 10 %% of a day");
+    is_int(aleph_policy_refresh_at(0, 300 * S, -1), 240 * S,
+           "auto margin: at least 60 s");
+    is_int(aleph_policy_refresh_at(0, 2 * S, -1), 1 * S,
+           "auto margin: at most half of a short lifetime");
+    is_int(aleph_policy_refresh_at(0, 3600 * S, 120 * S), 3480 * S,
+           "explicit margin");
+    is_int(aleph_policy_refresh_at(0, 3600 * S, 0), 3600 * S, "zero margin");
+    is_int(aleph_policy_expires_at(0, 86400 * S), (86400 - 5) * S,
+           "skew: 5 s on long tokens");
+    is_int(aleph_policy_expires_at(0, 2 * S), 2 * S - 2 * S / 10,
+           "skew: 10 %% on short tokens");
+    ok(aleph_policy_refresh_at(0, 2 * S, -1) < aleph_policy_expires_at(0, 2 * S),
+       "a short token is refreshed before it expires");
+
+    for (i = 0; i < 1000; i++) {
+        d = aleph_policy_backoff(1, 60 * S, 0, (apr_uint32_t)rand() * 2654435761u);
+        in_range &= d >= S / 2 && d <= S;
+    }
+    ok(in_range, "first backoff step in [0.5 s, 1 s]");
+    is_int(aleph_policy_backoff(3, 60 * S, 0, 0xffffffffu), 4 * S, "third step: 4 s at most");
+    is_int(aleph_policy_backoff(3, 60 * S, 0, 0), 2 * S, "third step: 2 s at least");
+    is_int(aleph_policy_backoff(30, 60 * S, 0, 0xffffffffu), 60 * S, "capped at the maximum");
+    is_int(aleph_policy_backoff(1000, 10 * S, 0, 0), 5 * S, "no overflow after many failures");
+    is_int(aleph_policy_backoff(1, 60 * S, 120 * S, 0), 120 * S, "Retry-After lengthens it");
+    is_int(aleph_policy_backoff(1, 60 * S, 999999 * S, 0), 3600 * S, "Retry-After is bounded");
+    ok(aleph_clock_now() > 0, "monotonic clock runs");
+}
+
+static void key_of(int i, unsigned char key[ALEPH_KEY_LEN])
+{
+    memset(key, 0, ALEPH_KEY_LEN);
+    key[0] = (unsigned char)i;
+}
+
+static void test_store_basics(apr_pool_t *p)
+{
+    aleph_store_t *st;
+    aleph_slot_t *a, *b;
+    unsigned char k[ALEPH_KEY_LEN];
+    char buf[ALEPH_TOKEN_MAX_LEN + 1];
+    aleph_token_meta_t meta;
+    aleph_slot_stats_t stats;
+    apr_int64_t retry_at, now = aleph_clock_now();
+    int i;
+
+    ok(aleph_store_create(&st, 3, p) == APR_SUCCESS, "store created");
+    key_of(1, k);
+    a = aleph_store_slot(st, k);
+    ok(a != NULL && aleph_store_slot(st, k) == a, "same key, same slot");
+    key_of(2, k);
+    b = aleph_store_slot(st, k);
+    ok(b != NULL && b != a, "another key, another slot");
+    key_of(3, k);
+    ok(aleph_store_slot(st, k) != NULL, "third slot");
+    key_of(4, k);
+    ok(aleph_store_slot(st, k) == NULL, "a full store says so");
+    is_int(aleph_store_used(st), 3, "three slots used");
+    ok(aleph_store_slot_at(st, 0) == a && aleph_store_slot_at(st, 3) == NULL, "slot_at");
+
+    ok(!aleph_store_get(a, buf, &meta), "empty slot has no token");
+    ok(aleph_store_claim(a, now, 10 * S, &retry_at), "claim a free slot");
+    ok(!aleph_store_claim(a, now, 10 * S, &retry_at) && retry_at == 0,
+       "second claim refused while in flight, no backoff");
+    aleph_store_put(a, "tok-1", 5, now + 100 * S, now + 50 * S, apr_time_now());
+    ok(aleph_store_get(a, buf, &meta) && !strcmp(buf, "tok-1") && meta.token_len == 5
+       && meta.expires_at == now + 100 * S && meta.refresh_at == now + 50 * S,
+       "put then get");
+    ok(!aleph_store_get(b, buf, &meta), "slots are independent");
+    ok(aleph_store_claim(a, now, 10 * S, NULL), "put releases the claim");
+    aleph_store_fail(a, "token_endpoint_unreachable: down", now + 30 * S, apr_time_now());
+    ok(!aleph_store_claim(a, now + S, 10 * S, &retry_at) && retry_at == now + 30 * S,
+       "backoff refuses a claim and says until when");
+    ok(aleph_store_get(a, buf, &meta) && !strcmp(buf, "tok-1"),
+       "a failure keeps the still-valid token");
+    aleph_store_stats(a, now + S, &stats);
+    ok(stats.fetches == 2 && stats.failures == 1 && stats.consecutive_failures == 1
+       && stats.retry_at == now + 30 * S && !strcmp(stats.last_error,
+       "token_endpoint_unreachable: down"), "stats after a failure");
+    ok(aleph_store_claim(a, now + 31 * S, 10 * S, NULL), "claim after the backoff");
+    ok(aleph_store_claim(a, now + 42 * S, 10 * S, NULL),
+       "an expired claim (dead fetcher) is taken over");
+    aleph_store_put(a, "tok-2", 5, now + 100 * S, now + 50 * S, apr_time_now());
+    aleph_store_stats(a, now, &stats);
+    ok(stats.consecutive_failures == 0 && stats.retry_at == 0, "success resets the backoff");
+
+    memset(buf, 'x', ALEPH_TOKEN_MAX_LEN);
+    ok(aleph_store_claim(b, now, S, NULL), "claim b");
+    aleph_store_put(b, buf, ALEPH_TOKEN_MAX_LEN, now + S, now, 0);
+    ok(aleph_store_get(b, buf, &meta) && meta.token_len == ALEPH_TOKEN_MAX_LEN
+       && strlen(buf) == ALEPH_TOKEN_MAX_LEN, "a token of the maximum length fits");
+    for (i = 0; i < ALEPH_KEY_LEN; i++) {
+        k[i] = (unsigned char)i;
+    }
+}
+
+/* A writer and several readers in separate processes: no torn token. */
+static void test_store_processes(apr_pool_t *p)
+{
+    aleph_store_t *st;
+    aleph_slot_t *slot;
+    unsigned char k[ALEPH_KEY_LEN];
+    pid_t pids[4];
+    int i, status, all_ok = 1;
+    apr_int64_t now = aleph_clock_now();
+
+    aleph_store_create(&st, 1, p);
+    key_of(9, k);
+    slot = aleph_store_slot(st, k);
+    for (i = 0; i < 4; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            char buf[ALEPH_TOKEN_MAX_LEN + 1];
+            aleph_token_meta_t meta;
+            int n, bad = 0;
+
+            for (n = 0; n < 20000; n++) {
+                if (i == 0) {
+                    /* Token n: length and every byte derived from n. */
+                    int len = 100 + n % 3000;
+                    memset(buf, 'a' + n % 26, (size_t)len);
+                    aleph_store_put(slot, buf, (apr_size_t)len, now + S, now, n);
+                }
+                else if (aleph_store_get(slot, buf, &meta)) {
+                    apr_size_t j, len = meta.token_len;
+                    char c = buf[0];
+
+                    for (j = 0; j < len; j++) {
+                        bad |= buf[j] != c;
+                    }
+                    bad |= strlen(buf) != len;
+                    bad |= (int)len != 100 + (int)(meta.obtained % 3000);
+                    bad |= c != 'a' + (int)(meta.obtained % 26);
+                }
+            }
+            _exit(bad);
+        }
+    }
+    for (i = 0; i < 4; i++) {
+        waitpid(pids[i], &status, 0);
+        all_ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    ok(all_ok, "1 writer, 3 readers in other processes: never a torn token");
+
+    /* A fetcher that dies holding the claim blocks others only until the hold ends. */
+    now = aleph_clock_now();
+    if (fork() == 0) {
+        _exit(aleph_store_claim(slot, now, S / 5, NULL) ? 0 : 1);
+    }
+    wait(&status);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a child claimed, then died");
+    ok(!aleph_store_claim(slot, aleph_clock_now(), S, NULL), "its claim holds meanwhile");
+    apr_sleep(S / 4);
+    ok(aleph_store_claim(slot, aleph_clock_now(), S, NULL), "and is taken over after the hold");
+}
+
+static int fetch_calls;
+static int fetch_fail;
+static apr_int64_t fetch_lifetime = 3600;
+
+static apr_status_t fake_fetch(apr_pool_t *p, const aleph_token_request_t *req,
+                               aleph_token_result_t *res)
+{
+    (void)req;
+    fetch_calls++;
+    if (fetch_fail) {
+        res->reason = ALEPH_R_HTTP_STATUS;
+        res->detail = "The token endpoint answered HTTP 500.";
+        res->http_status = 500;
+        return APR_EGENERAL;
+    }
+    res->access_token = apr_psprintf(p, "tok-%d", fetch_calls);
+    res->token_len = strlen(res->access_token);
+    res->expires_in = fetch_lifetime;
+    res->reason = ALEPH_R_OK;
+    return APR_SUCCESS;
+}
+
+static void test_cache(apr_pool_t *p)
+{
+    aleph_store_t *st;
+    aleph_slot_t *slot;
+    unsigned char k[ALEPH_KEY_LEN];
+    char buf[ALEPH_TOKEN_MAX_LEN + 1];
+    aleph_cache_answer_t ans;
+    aleph_cache_policy_t pol = { -1, 60 * S, S / 20 };
+    aleph_token_request_t req;
+
+    memset(&req, 0, sizeof(req));
+    req.timeout = S;
+    aleph_store_create(&st, 2, p);
+    key_of(1, k);
+    slot = aleph_store_slot(st, k);
+
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_FETCHED && ans.fetched && !strcmp(buf, "tok-1"),
+       "cold: the caller fetches");
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_HIT && !ans.fetched && !strcmp(buf, "tok-1")
+       && fetch_calls == 1, "warm: cached, no fetch");
+
+    /* Due for refresh: one caller renews; a failure keeps the old token. */
+    fetch_lifetime = 1;
+    key_of(2, k);
+    slot = aleph_store_slot(st, k);
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_FETCHED && !strcmp(buf, "tok-2"), "short token fetched");
+    apr_sleep(S * 6 / 10);
+    fetch_fail = 1;
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_HIT && ans.fetched && !strcmp(buf, "tok-2")
+       && fetch_calls == 3, "refresh failed: the still-valid token is served");
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_HIT && !ans.fetched && fetch_calls == 3,
+       "backing off: no new attempt, token still served");
+    apr_sleep(S * 4 / 10);
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_BACKOFF && ans.retry_at > aleph_clock_now()
+       && fetch_calls == 3, "expired during backoff: refused with a retry time, no fetch");
+    fetch_fail = 0;
+    apr_sleep(ans.retry_at - aleph_clock_now() + S / 50);
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_FETCHED && !strcmp(buf, "tok-4"), "recovers after the backoff");
+
+    /* A fetch in flight elsewhere: wait a bounded time. */
+    fetch_lifetime = 3600;
+    key_of(3, k);
+    aleph_store_create(&st, 1, p);
+    slot = aleph_store_slot(st, k);
+    ok(aleph_store_claim(slot, aleph_clock_now(), 10 * S, NULL), "someone else is fetching");
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_WAIT_TIMEOUT && !ans.fetched, "waiting is bounded");
+
+    fetch_fail = 1;
+    aleph_store_create(&st, 1, p);
+    slot = aleph_store_slot(st, k);
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_FAILED && ans.fetched && ans.retry_at > aleph_clock_now()
+       && !strcmp(ans.result.reason, ALEPH_R_HTTP_STATUS), "a failed cold fetch says why and when");
+    fetch_fail = 0;
+}
+
+static void test_credential_key(apr_pool_t *p)
+{
+    aleph_token_request_t a, b;
+    unsigned char ka[ALEPH_KEY_LEN], kb[ALEPH_KEY_LEN];
+
+    memset(&a, 0, sizeof(a));
+    a.token_url = "https://auth.example/oauth/token";
+    a.client_id = "id";
+    a.client_secret = "secret";
+    a.audience = "https://api.example/";
+    b = a;
+    aleph_credential_key(&a, ka);
+    aleph_credential_key(&b, kb);
+    ok(!memcmp(ka, kb, ALEPH_KEY_LEN), "same credential, same key");
+    b.client_secret = "secret2";
+    aleph_credential_key(&b, kb);
+    ok(memcmp(ka, kb, ALEPH_KEY_LEN), "the secret changes the key");
+    b = a;
+    b.scope = "";
+    aleph_credential_key(&b, kb);
+    ok(memcmp(ka, kb, ALEPH_KEY_LEN), "an empty scope differs from none");
+    b = a;
+    b.body = ALEPH_BODY_FORM;
+    aleph_credential_key(&b, kb);
+    ok(memcmp(ka, kb, ALEPH_KEY_LEN), "the request style changes the key");
+    b = a;
+    b.client_id = "i";
+    b.token_url = "https://auth.example/oauth/tokend";
+    aleph_credential_key(&b, kb);
+    ok(memcmp(ka, kb, ALEPH_KEY_LEN), "fields do not run into each other");
+    b = a;
+    b.timeout = 5 * S;
+    aleph_credential_key(&b, kb);
+    ok(!memcmp(ka, kb, ALEPH_KEY_LEN), "the timeout is not part of the identity");
+    is(aleph_fingerprint(p, "x", 1), "11f6ad8ec52a", "fingerprint: first 6 bytes of SHA-1, hex");
+}
+
+static void write_file(const char *path, const char *text, int mode)
+{
+    FILE *f = fopen(path, "w");
+
+    fputs(text, f);
+    fclose(f);
+    chmod(path, (mode_t)mode);
+}
+
+static void test_secret(apr_pool_t *p)
+{
+    char dir[] = "/tmp/aleph-secret-XXXXXX";
+    const char *secret = NULL, *error = NULL, *path;
+    int others;
+    char big[ALEPH_SECRET_MAX_LEN + 10];
+
+    ok(mkdtemp(dir) != NULL, "temp dir");
+    path = apr_pstrcat(p, dir, "/s", NULL);
+    write_file(path, "top-secret\r\n", 0600);
+    ok(aleph_secret_load(p, apr_pstrcat(p, "file:", path, NULL), &secret, &error,
+                         &others) == APR_SUCCESS && !strcmp(secret, "top-secret") && !others,
+       "file: secret read, line end stripped, private");
+    chmod(path, 0644);
+    ok(aleph_secret_load(p, apr_pstrcat(p, "file:", path, NULL), &secret, &error,
+                         &others) == APR_SUCCESS && others, "readable by others is reported");
+    ok(aleph_secret_load(p, apr_pstrcat(p, "file:", dir, "/none", NULL), &secret, &error,
+                         &others) != APR_SUCCESS && strstr(error, "cannot open secret file"),
+       "missing file");
+    write_file(path, "\n", 0600);
+    ok(aleph_secret_load(p, apr_pstrcat(p, "file:", path, NULL), &secret, &error,
+                         &others) != APR_SUCCESS && strstr(error, "is empty"), "empty file");
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    write_file(path, big, 0600);
+    ok(aleph_secret_load(p, apr_pstrcat(p, "file:", path, NULL), &secret, &error,
+                         &others) != APR_SUCCESS && strstr(error, "larger than"), "oversized file");
+    write_file(path, "a\tb", 0600);
+    ok(aleph_secret_load(p, apr_pstrcat(p, "file:", path, NULL), &secret, &error,
+                         &others) != APR_SUCCESS && strstr(error, "control characters")
+       && !strstr(error, "a\tb"), "control characters refused, not echoed");
+    ok(aleph_secret_load(p, dir, &secret, &error, &others) != APR_SUCCESS,
+       "a spec without file:/env: is refused");
+    ok(aleph_secret_load(p, apr_pstrcat(p, "file:", dir, NULL), &secret, &error,
+                         &others) != APR_SUCCESS, "a directory is refused");
+    apr_env_set("ALEPH_UNIT_SECRET", "from-env", p);
+    ok(aleph_secret_load(p, "env:ALEPH_UNIT_SECRET", &secret, &error, &others)
+       == APR_SUCCESS && !strcmp(secret, "from-env"), "env: secret");
+    apr_env_delete("ALEPH_UNIT_SECRET", p);
+    ok(aleph_secret_load(p, "env:ALEPH_UNIT_SECRET", &secret, &error, &others)
+       != APR_SUCCESS && strstr(error, "is not set"), "unset variable");
+    ok(!aleph_secret_spec_valid("file:") && !aleph_secret_spec_valid("env:")
+       && !aleph_secret_spec_valid("hunter2") && aleph_secret_spec_valid("env:X"),
+       "spec syntax");
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    test_policy();
+    test_store_basics(p);
+    test_store_processes(p);
+    test_cache(p);
+    test_credential_key(p);
+    test_secret(p);
+    apr_pool_destroy(p);
+    apr_terminate();
+    return done_testing();
+}
