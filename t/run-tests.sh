@@ -6,11 +6,14 @@ cd "$(dirname "$0")/.."
 
 # httpd's children run as nobody: every folder above the tree must be
 # enterable by it. When it is not (CI clones where it likes), run a copy.
-if ! runuser -u nobody -- test -x "$PWD/t/htdocs" 2>/dev/null; then
+# ALEPH_TEST_COPY=1 forces a copy, so that two suites can run side by side
+# (with different ALEPH_TEST_PORTs).
+copy=""
+if [ -n "${ALEPH_TEST_COPY:-}" ] || ! runuser -u nobody -- test -x "$PWD/t/htdocs" 2>/dev/null; then
     copy=$(mktemp -d /tmp/mod_aleph-test.XXXXXX)
     chmod 755 "$copy"
     tar --exclude=.git -cf - . | tar -xf - -C "$copy"
-    echo "# running a copy in $copy (this folder is not enterable by nobody)"
+    echo "# running a copy in $copy"
     cd "$copy" || exit 1
 fi
 
@@ -18,7 +21,7 @@ work=$(mktemp -d /tmp/mod_aleph-fake.XXXXXX)
 export ALEPH_TEST_SECRET=fake-secret
 python3 t/fake_aleph.py --port-file "$work/port" --secret "$ALEPH_TEST_SECRET" &
 fake_pid=$!
-trap 'kill $fake_pid 2>/dev/null; t/TEST -stop-httpd >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap 'kill $fake_pid 2>/dev/null; t/TEST -stop-httpd >/dev/null 2>&1; rm -rf "$work" ${copy:+"$copy"}' EXIT
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 if [ ! -s "$work/port" ]; then
     echo "fake Aleph did not start" >&2
@@ -38,7 +41,7 @@ for mpm in ${ALEPH_TEST_MPMS:-prefork event}; do
     curl -s "$ALEPH_FAKE_URL/_reset" >/dev/null
     t/TEST -clean >/dev/null 2>&1
     if ! t/TEST -start-httpd -httpd_conf "$PWD/t/conf/base-$mpm.conf" \
-            -minclients 8 -maxclients 64 -threadsperchild 16 >"$work/start.log" 2>&1; then
+            -port "${ALEPH_TEST_PORT:-8529}" -minclients 8 -maxclients 64 -threadsperchild 16 >"$work/start.log" 2>&1; then
         cat "$work/start.log"
         failed="$failed $mpm"
         continue
