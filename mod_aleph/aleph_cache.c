@@ -83,9 +83,14 @@ void aleph_cache_get(apr_pool_t *p, aleph_slot_t *slot,
     answer->fetched = 0;
     answer->retry_at = 0;
     if (aleph_store_get(slot, buf, meta) && now < meta->expires_at) {
+        apr_int64_t due = meta->refresh_at;
+
+        if (policy->background) {
+            due += (meta->expires_at - meta->refresh_at) / 2;
+        }
         answer->outcome = ALEPH_CACHE_HIT;
         /* Due for refresh: one caller renews, the token in buf stays good. */
-        if (now >= meta->refresh_at
+        if (now >= due
             && aleph_cache_refresh(p, slot, req, fetch, policy, &answer->result)) {
             answer->fetched = 1;
             aleph_store_get(slot, buf, meta);

@@ -20,6 +20,12 @@ typedef struct {
     apr_interval_time_t refresh_margin;   /* < 0: automatic */
     apr_interval_time_t backoff_max;
     apr_interval_time_t wait_max;         /* waiting for another's fetch */
+    /*
+     * A background refresher renews tokens: callers then refresh only a
+     * token that is late (half-way from its refresh time to its expiry),
+     * in case the refresher is stuck.
+     */
+    int background;
 } aleph_cache_policy_t;
 
 typedef enum {

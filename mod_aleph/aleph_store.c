@@ -78,6 +78,30 @@ apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
     return APR_SUCCESS;
 }
 
+apr_status_t aleph_store_attach(aleph_store_t **store, apr_shm_t *shm,
+                                apr_pool_t *p)
+{
+    aleph_store_header_t *h = apr_shm_baseaddr_get(shm);
+    aleph_store_t *st;
+
+    if (apr_shm_size_get(shm) < ALEPH_HEADER_SIZE || h->magic != ALEPH_STORE_MAGIC
+        || h->version != ALEPH_STORE_VERSION || h->slot_size != ALEPH_SLOT_SIZE
+        || apr_shm_size_get(shm) < aleph_store_size(h->capacity)) {
+        return APR_EINVAL;
+    }
+    st = apr_pcalloc(p, sizeof(*st));
+    st->shm = shm;
+    st->header = h;
+    st->slots = (aleph_slot_t *)((char *)h + ALEPH_HEADER_SIZE);
+    *store = st;
+    return APR_SUCCESS;
+}
+
+apr_shm_t *aleph_store_shm(const aleph_store_t *store)
+{
+    return store->shm;
+}
+
 unsigned aleph_store_used(const aleph_store_t *store)
 {
     return store->header->used;
@@ -93,21 +117,29 @@ static aleph_slot_t *slot_at(aleph_store_t *store, unsigned i)
     return (aleph_slot_t *)((char *)store->slots + (apr_size_t)i * ALEPH_SLOT_SIZE);
 }
 
-aleph_slot_t *aleph_store_slot(aleph_store_t *store,
+aleph_slot_t *aleph_store_find(aleph_store_t *store,
                                const unsigned char key[ALEPH_KEY_LEN])
 {
-    aleph_store_header_t *h = store->header;
-    aleph_slot_t *slot;
     unsigned i;
 
-    for (i = 0; i < h->used; i++) {
-        slot = slot_at(store, i);
+    for (i = 0; i < store->header->used; i++) {
+        aleph_slot_t *slot = slot_at(store, i);
+
         if (memcmp(slot->key, key, ALEPH_KEY_LEN) == 0) {
             return slot;
         }
     }
-    if (h->used >= h->capacity) {
-        return NULL;
+    return NULL;
+}
+
+aleph_slot_t *aleph_store_slot(aleph_store_t *store,
+                               const unsigned char key[ALEPH_KEY_LEN])
+{
+    aleph_store_header_t *h = store->header;
+    aleph_slot_t *slot = aleph_store_find(store, key);
+
+    if (slot || h->used >= h->capacity) {
+        return slot;
     }
     slot = slot_at(store, h->used);
     memcpy(slot->key, key, ALEPH_KEY_LEN);
@@ -223,6 +255,20 @@ void aleph_store_put(aleph_slot_t *slot, const char *token, apr_size_t len,
     atomic_store_explicit(&slot->consecutive_failures, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->retry_at, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->claim_until, 0, memory_order_release);
+}
+
+aleph_slot_t *aleph_store_adopt(aleph_store_t *store, aleph_slot_t *from)
+{
+    aleph_slot_t *slot = aleph_store_slot(store, from->key);
+    char token[ALEPH_TOKEN_MAX_LEN + 1];
+    aleph_token_meta_t meta;
+
+    if (slot && aleph_store_get(from, token, &meta)) {
+        aleph_store_put(slot, token, meta.token_len, meta.expires_at,
+                        meta.refresh_at, meta.obtained);
+        memset(token, 0, sizeof(token));
+    }
+    return slot;
 }
 
 void aleph_store_fail(aleph_slot_t *slot, const char *error,

@@ -37,6 +37,14 @@ apr_size_t aleph_store_size(unsigned nslots);
 apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
                                 apr_pool_t *p);
 
+/*
+ * Wraps an existing segment (one that outlived a restart). Fails with
+ * APR_EINVAL when it was laid out by another version of this code.
+ */
+apr_status_t aleph_store_attach(aleph_store_t **store, apr_shm_t *shm,
+                                apr_pool_t *p);
+apr_shm_t *aleph_store_shm(const aleph_store_t *store);
+
 /* Number of slots, used and total. */
 unsigned aleph_store_used(const aleph_store_t *store);
 unsigned aleph_store_capacity(const aleph_store_t *store);
@@ -47,6 +55,16 @@ unsigned aleph_store_capacity(const aleph_store_t *store);
  */
 aleph_slot_t *aleph_store_slot(aleph_store_t *store,
                                const unsigned char key[ALEPH_KEY_LEN]);
+
+/* The slot for key if there is one. */
+aleph_slot_t *aleph_store_find(aleph_store_t *store,
+                               const unsigned char key[ALEPH_KEY_LEN]);
+
+/*
+ * Gives from's key a slot in store and copies its token there: how tokens
+ * move to a rebuilt store. NULL when store is full. Parent only.
+ */
+aleph_slot_t *aleph_store_adopt(aleph_store_t *store, aleph_slot_t *from);
 
 /* The i-th used slot, for status output; NULL past the end. */
 aleph_slot_t *aleph_store_slot_at(aleph_store_t *store, unsigned i);

@@ -9,6 +9,7 @@
 #include <httpd.h>
 #include <ap_provider.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_log.h>
 
 #include "mod_aleph.h"
@@ -35,6 +36,7 @@ static int aleph_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     static int curl_ready;
     const aleph_provider_t *provider;
+    int rv;
 
     if (!curl_ready) {
         /* Once per parent, before any thread exists (libcurl's rule). */
@@ -57,7 +59,20 @@ static int aleph_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     provider_fetch = provider->fetch;
-    return aleph_store_post_config(pconf, plog, ptemp, s);
+    /* The first pass at start-up only checks the configuration. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    rv = aleph_store_post_config(pconf, plog, ptemp, s);
+    if (rv == OK && aleph_refresh_start(pconf, s)) {
+        apr_array_header_t *creds = aleph_scopes_creds();
+        int i;
+
+        for (i = 0; i < creds->nelts; i++) {
+            APR_ARRAY_IDX(creds, i, aleph_cred_t *)->policy.background = 1;
+        }
+    }
+    return rv;
 }
 
 static void aleph_register_hooks(apr_pool_t *p)

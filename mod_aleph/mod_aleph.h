@@ -61,6 +61,7 @@ typedef struct aleph_cred_t {
     unsigned char key[ALEPH_KEY_LEN];
     const char *fingerprint;      /* of key */
     aleph_slot_t *slot;
+    aleph_cache_policy_t policy;
     const aleph_dir_conf_t *src;  /* the effective configuration it came from */
 } aleph_cred_t;
 
@@ -95,8 +96,14 @@ int aleph_store_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s);
 aleph_store_t *aleph_store_current(void);
 
+/* mod_aleph_refresh.c: renewing tokens ahead of expiry in the background */
+int aleph_refresh_start(apr_pool_t *pconf, server_rec *s);
+
 /* mod_aleph_proxy.c: the decision and the injection */
 void aleph_proxy_register_hooks(apr_pool_t *p);
+/* One tagged line on a token request's outcome; r may be NULL. */
+void aleph_log_fetch(server_rec *s, request_rec *r, const aleph_cred_t *cred,
+                     const aleph_token_result_t *res);
 
 /* mod_aleph_status.c */
 void aleph_status_register_hooks(apr_pool_t *p);

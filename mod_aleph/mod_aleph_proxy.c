@@ -90,22 +90,30 @@ static void aleph_insert_error_filter(request_rec *r)
     }
 }
 
-static void log_fetch(request_rec *r, const aleph_cred_t *cred,
-                      const aleph_token_result_t *res)
+void aleph_log_fetch(server_rec *s, request_rec *r, const aleph_cred_t *cred,
+                     const aleph_token_result_t *res)
 {
-    if (res->reason && strcmp(res->reason, ALEPH_R_OK)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "ALEPH00010: token request for credential %s (client id %s) "
-                      "to %s failed: %s: %s%s%s", cred->fingerprint,
-                      cred->req.client_id, cred->req.token_url, res->reason,
-                      res->detail ? res->detail : "",
-                      res->oauth_error_description ? " Description: " : "",
-                      res->oauth_error_description ? res->oauth_error_description : "");
+    apr_pool_t *p = r ? r->pool : s->process->pconf;
+    int failed = res->reason && strcmp(res->reason, ALEPH_R_OK);
+    const char *msg;
+
+    if (failed) {
+        msg = apr_psprintf(p, "ALEPH00010: token request for credential %s (client id %s) "
+                           "to %s failed: %s: %s%s%s", cred->fingerprint,
+                           cred->req.client_id, cred->req.token_url, res->reason,
+                           res->detail ? res->detail : "",
+                           res->oauth_error_description ? " Description: " : "",
+                           res->oauth_error_description ? res->oauth_error_description : "");
     }
     else {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "ALEPH00011: new token for credential %s, valid %" APR_INT64_T_FMT
-                      " s", cred->fingerprint, res->expires_in);
+        msg = apr_psprintf(p, "ALEPH00011: new token for credential %s, valid %"
+                           APR_INT64_T_FMT " s", cred->fingerprint, res->expires_in);
+    }
+    if (r) {
+        ap_log_rerror(APLOG_MARK, failed ? APLOG_ERR : APLOG_DEBUG, 0, r, "%s", msg);
+    }
+    else {
+        ap_log_error(APLOG_MARK, failed ? APLOG_ERR : APLOG_DEBUG, 0, s, "%s", msg);
     }
 }
 
@@ -113,7 +121,6 @@ static int aleph_fixups(request_rec *r)
 {
     const aleph_dir_conf_t *c = ap_get_module_config(r->per_dir_config, &aleph_module);
     const aleph_cred_t *cred;
-    aleph_cache_policy_t policy;
     aleph_cache_answer_t answer;
     aleph_injection_t *inj;
     const char *token_header, *contract_header;
@@ -141,12 +148,11 @@ static int aleph_fixups(request_rec *r)
         return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "configuration_error",
                       "The gateway's credential configuration is inconsistent.", 0);
     }
-    aleph_conf_policy(c, &policy);
     token = apr_palloc(r->pool, ALEPH_TOKEN_MAX_LEN + 1);
     aleph_cache_get(r->pool, cred->slot, &cred->req, aleph_provider_fetch(),
-                    &policy, token, &answer);
+                    &cred->policy, token, &answer);
     if (answer.fetched) {
-        log_fetch(r, cred, &answer.result);
+        aleph_log_fetch(r->server, r, cred, &answer.result);
     }
     switch (answer.outcome) {
     case ALEPH_CACHE_HIT:
@@ -163,7 +169,7 @@ static int aleph_fixups(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "ALEPH00013: gave up waiting for the token request of "
                       "credential %s (client id %s) after %" APR_TIME_T_FMT " ms",
-                      cred->fingerprint, cred->req.client_id, policy.wait_max / 1000);
+                      cred->fingerprint, cred->req.client_id, cred->policy.wait_max / 1000);
         return refuse(r, HTTP_SERVICE_UNAVAILABLE, "token_request_pending",
                       "The token request is taking too long.", ALEPH_SEC);
     }

@@ -35,11 +35,13 @@ typedef struct {
     int errors;
 } scan_t;
 
+/* Whether a section sets anything that goes into its credential. */
 static int sets_credential(const aleph_dir_conf_t *c)
 {
     return c->token_url || c->client_id || c->secret_spec || c->audience
         || c->scope || c->body != ALEPH_UNSET || c->client_auth != ALEPH_UNSET
-        || c->timeout != ALEPH_UNSET;
+        || c->timeout != ALEPH_UNSET || c->refresh_margin != ALEPH_UNSET
+        || c->backoff_max != ALEPH_UNSET;
 }
 
 static int same_str(const char *a, const char *b)
@@ -47,13 +49,22 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && !strcmp(a, b));
 }
 
-static int same_credential(const aleph_token_request_t *a, const char *a_spec,
-                           const aleph_token_request_t *b, const char *b_spec)
+/* Whether cred is what configuration c describes, compared by value. */
+static int same_credential(const aleph_cred_t *cred, const aleph_dir_conf_t *c)
 {
-    return same_str(a->token_url, b->token_url) && same_str(a->client_id, b->client_id)
-        && same_str(a_spec, b_spec) && same_str(a->audience, b->audience)
-        && same_str(a->scope, b->scope) && a->body == b->body
-        && a->client_auth == b->client_auth && a->timeout == b->timeout;
+    const aleph_token_request_t *a = &cred->req;
+    aleph_token_request_t b;
+    aleph_cache_policy_t pol;
+
+    aleph_conf_token_request(c, &b);
+    aleph_conf_policy(c, &pol);
+    return same_str(a->token_url, b.token_url) && same_str(a->client_id, b.client_id)
+        && same_str(cred->secret_spec, c->secret_spec)
+        && same_str(a->audience, b.audience) && same_str(a->scope, b.scope)
+        && a->body == b.body && a->client_auth == b.client_auth
+        && a->timeout == b.timeout
+        && cred->policy.refresh_margin == pol.refresh_margin
+        && cred->policy.backoff_max == pol.backoff_max;
 }
 
 static const char *load_secret(scan_t *sc, const char *spec, const char *scope)
@@ -90,13 +101,13 @@ static const aleph_cred_t *resolve(scan_t *sc, const aleph_dir_conf_t *eff,
     aleph_cred_t *cred;
     int i;
 
-    aleph_conf_token_request(eff, &req);
     for (i = 0; i < creds->nelts; i++) {
         cred = APR_ARRAY_IDX(creds, i, aleph_cred_t *);
-        if (same_credential(&cred->req, cred->secret_spec, &req, eff->secret_spec)) {
+        if (same_credential(cred, eff)) {
             return cred;
         }
     }
+    aleph_conf_token_request(eff, &req);
     req.client_secret = load_secret(sc, eff->secret_spec, scope);
     if (!req.client_secret) {
         return NULL;
@@ -106,6 +117,7 @@ static const aleph_cred_t *resolve(scan_t *sc, const aleph_dir_conf_t *eff,
     cred->secret_spec = eff->secret_spec;
     cred->scope_name = scope;
     cred->src = eff;
+    aleph_conf_policy(eff, &cred->policy);
     aleph_credential_key(&req, cred->key);
     cred->fingerprint = aleph_fingerprint(sc->pconf, cred->key, sizeof(cred->key));
     APR_ARRAY_PUSH(creds, aleph_cred_t *) = cred;
@@ -232,7 +244,6 @@ int aleph_scopes_bind(apr_pool_t *pconf, server_rec *s, aleph_store_t *store)
 const aleph_cred_t *aleph_scopes_cred_for(request_rec *r, const aleph_dir_conf_t *c)
 {
     const aleph_cred_t *cred = c->cred;
-    aleph_token_request_t req;
     int i;
 
     /* The usual case: the scope's own resolution, checked by identity. */
@@ -241,14 +252,15 @@ const aleph_cred_t *aleph_scopes_cred_for(request_rec *r, const aleph_dir_conf_t
         && cred->src->secret_spec == c->secret_spec
         && cred->src->audience == c->audience && cred->src->scope == c->scope
         && cred->src->body == c->body && cred->src->client_auth == c->client_auth
-        && cred->src->timeout == c->timeout) {
+        && cred->src->timeout == c->timeout
+        && cred->src->refresh_margin == c->refresh_margin
+        && cred->src->backoff_max == c->backoff_max) {
         return cred;
     }
     /* Sections combined at request time (nested <Location>s): by value. */
-    aleph_conf_token_request(c, &req);
     for (i = 0; i < creds->nelts; i++) {
         cred = APR_ARRAY_IDX(creds, i, aleph_cred_t *);
-        if (same_credential(&cred->req, cred->secret_spec, &req, c->secret_spec)) {
+        if (same_credential(cred, c)) {
             return cred;
         }
     }

@@ -126,6 +126,35 @@ static void test_store_basics(apr_pool_t *p)
     }
 }
 
+/* A store outlives a restart by being attached again; rebuilt stores adopt tokens. */
+static void test_store_restart(apr_pool_t *p)
+{
+    aleph_store_t *st, *again, *bigger;
+    aleph_slot_t *a, *b;
+    unsigned char k[ALEPH_KEY_LEN];
+    char buf[ALEPH_TOKEN_MAX_LEN + 1];
+    aleph_token_meta_t meta;
+    apr_int64_t now = aleph_clock_now();
+    apr_shm_t *other;
+
+    aleph_store_create(&st, 2, p);
+    key_of(7, k);
+    a = aleph_store_slot(st, k);
+    aleph_store_claim(a, now, S, NULL);
+    aleph_store_put(a, "tok-7", 5, now + 100 * S, now + 50 * S, 0);
+    ok(aleph_store_attach(&again, aleph_store_shm(st), p) == APR_SUCCESS
+       && aleph_store_find(again, k) == a, "attach finds the same slots");
+    aleph_store_create(&bigger, 4, p);
+    b = aleph_store_adopt(bigger, a);
+    ok(b && aleph_store_get(b, buf, &meta) && !strcmp(buf, "tok-7")
+       && meta.expires_at == now + 100 * S, "adopt carries the token over");
+    key_of(8, k);
+    ok(aleph_store_find(bigger, k) == NULL, "find does not allocate");
+    apr_shm_create(&other, 4096, NULL, p);
+    memset(apr_shm_baseaddr_get(other), 0x5a, 4096);
+    ok(aleph_store_attach(&again, other, p) == APR_EINVAL, "a foreign layout is refused");
+}
+
 /* A writer and several readers in separate processes: no torn token. */
 static void test_store_processes(apr_pool_t *p)
 {
@@ -215,7 +244,7 @@ static void test_cache(apr_pool_t *p)
     unsigned char k[ALEPH_KEY_LEN];
     char buf[ALEPH_TOKEN_MAX_LEN + 1];
     aleph_cache_answer_t ans;
-    aleph_cache_policy_t pol = { -1, 60 * S, S / 20 };
+    aleph_cache_policy_t pol = { -1, 60 * S, S / 20, 0 };
     aleph_token_request_t req;
 
     memset(&req, 0, sizeof(req));
@@ -253,6 +282,21 @@ static void test_cache(apr_pool_t *p)
     apr_sleep(ans.retry_at - aleph_clock_now() + S / 50);
     aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
     ok(ans.outcome == ALEPH_CACHE_FETCHED && !strcmp(buf, "tok-4"), "recovers after the backoff");
+
+    /* With a background refresher, callers leave a due token alone until late. */
+    fetch_lifetime = 2;
+    pol.background = 1;
+    key_of(4, k);
+    aleph_store_create(&st, 1, p);
+    slot = aleph_store_slot(st, k);
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    apr_sleep(S * 11 / 10);         /* due at 1 s, late at 1.4 s, expired at 1.8 s */
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_HIT && !ans.fetched, "background: a due token is left to the refresher");
+    apr_sleep(S * 4 / 10);
+    aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_HIT && ans.fetched, "background: a late token is refreshed by a caller");
+    pol.background = 0;
 
     /* A fetch in flight elsewhere: wait a bounded time. */
     fetch_lifetime = 3600;
@@ -375,6 +419,7 @@ int main(void)
     test_policy();
     test_store_basics(p);
     test_store_processes(p);
+    test_store_restart(p);
     test_cache(p);
     test_credential_key(p);
     test_secret(p);
