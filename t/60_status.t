@@ -1,0 +1,73 @@
+# SetHandler aleph-status: the token cache state as JSON, with fingerprints
+# only, never a token or a secret.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest qw(GET POST);
+use Apache::TestUtil;
+use JSON::PP;
+use LWP::UserAgent;
+
+plan tests => 27, need_lwp;
+
+my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
+my $admin = LWP::UserAgent->new(timeout => 30);
+
+sub fake {
+    my $res = $admin->get("$fake$_[0]");
+    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
+    return decode_json($res->decoded_content);
+}
+
+# Make sure t-json holds a token and t-status-fail has failed.
+is GET('/aleph/for-status')->code, 200, '/aleph/ forwarded (t-json has a token)';
+is GET('/status-fail/x')->code, 503, '/status-fail/ refused (t-status-fail has failed)';
+
+my $res = GET '/aleph-status';
+is $res->code, 200, 'GET /aleph-status';
+is $res->content_type, 'application/json', 'the status is JSON';
+my $body = $res->content;
+my $doc = eval { decode_json($body) } || {};
+is ref $doc->{credentials}, 'ARRAY', 'a "credentials" array';
+my %by_id = map { ($_->{client_id} // '') => $_ } @{ $doc->{credentials} || [] };
+
+my $j = $by_id{'t-json'} || {};
+is $j->{state}, 'valid', 't-json: state valid';
+like $j->{token} // '', qr/^[0-9a-f]{12}$/, 't-json: the token is shown as a 12-hex fingerprint';
+cmp_ok $j->{token_requests} // 0, '>=', 1, 't-json: token_requests >= 1';
+is $j->{token_requests}, fake('/_calls?client_id=t-json')->{calls},
+    't-json: token_requests matches the calls the token endpoint saw';
+is $j->{failures}, 0, 't-json: no failures';
+cmp_ok $j->{expires_in} // 0, '>', 3600, 't-json: expires_in from the 86400 s lifetime';
+is $j->{audience}, 'https://api.satellogic.com/', 't-json: audience';
+like $j->{credential} // '', qr/^[0-9a-f]{12}$/, 't-json: credential fingerprint';
+
+my $f = $by_id{'t-status-fail'} || {};
+ok %$f, 'the failing credential is listed';
+is $f->{token}, undef, 't-status-fail: no token';
+like $f->{state} // '', qr/^(?:backing_off|none)$/, 't-status-fail: backing off (or none)';
+cmp_ok $f->{failures} // 0, '>=', 1, 't-status-fail: failures counted';
+like $f->{last_error} // '', qr/token_endpoint_http_error/, 't-status-fail: last_error says why';
+
+# Credentials that are only configured still appear, without a token.
+my $l = $by_id{'t-local'} || {};
+ok %$l, 'a credential never used (t-local) is listed';
+is $l->{token}, undef, 't-local: no token';
+
+# Secrets and tokens never appear.
+unlike $body, qr/tok-/, 'no token in the status output';
+unlike $body, qr/fake-secret/, 'no secret in the status output';
+my %fps = map { ($_->{token} // '') => 1 } grep { $_->{token} } @{ $doc->{credentials} || [] };
+ok !grep({ /tok/ } keys %fps), 'fingerprints are not tokens';
+is $res->header('Cache-Control'), 'no-store', 'the status is not cached';
+
+# Other methods are refused; the status page is read-only.
+$res = POST '/aleph-status', content => 'x=1';
+is $res->code, 405, 'POST /aleph-status: 405';
+unlike $res->content, qr/tok-|fake-secret/, 'POST /aleph-status: nothing leaks';
+
+# Two requests for the same credential agree on the fingerprint.
+my $again = eval { decode_json(GET('/aleph-status')->content) } || {};
+my ($j2) = grep { ($_->{client_id} // '') eq 't-json' } @{ $again->{credentials} || [] };
+is +($j2 || {})->{token}, $j->{token}, 'the fingerprint is stable';
