@@ -11,6 +11,8 @@
 #define ALEPH_STORE_VERSION 1u
 /* Reader retries before it gives up on a slot being rewritten. */
 #define ALEPH_READ_SPINS    10000
+/* Longest a claim taken only to expire a token may be held (microseconds). */
+#define ALEPH_EXPIRE_HOLD   (1000 * 1000)
 
 struct aleph_slot_t {
     unsigned char key[ALEPH_KEY_LEN];
@@ -19,7 +21,7 @@ struct aleph_slot_t {
     _Atomic int64_t claim_until;        /* 0: nobody is fetching */
     _Atomic int64_t retry_at;           /* backoff after a failure */
     _Atomic uint32_t consecutive_failures;
-    _Atomic uint64_t fetches;
+    _Atomic uint64_t fetches;           /* finished: put or fail */
     _Atomic uint64_t failures;
     /* Guarded by seq: */
     int64_t expires_at;
@@ -227,16 +229,11 @@ int aleph_store_claim(aleph_slot_t *slot, apr_int64_t now, apr_int64_t hold,
     if (until > now) {
         return 0;
     }
-    if (!atomic_compare_exchange_strong(&slot->claim_until, &until, now + hold)) {
-        return 0;
-    }
-    atomic_fetch_add_explicit(&slot->fetches, 1, memory_order_relaxed);
-    return 1;
+    return atomic_compare_exchange_strong(&slot->claim_until, &until, now + hold);
 }
 
-void aleph_store_put(aleph_slot_t *slot, const char *token, apr_size_t len,
-                     apr_int64_t expires_at, apr_int64_t refresh_at,
-                     apr_time_t obtained)
+static void publish(aleph_slot_t *slot, const char *token, apr_size_t len,
+                    apr_int64_t expires_at, apr_int64_t refresh_at, apr_time_t obtained)
 {
     uint32_t s;
 
@@ -252,6 +249,14 @@ void aleph_store_put(aleph_slot_t *slot, const char *token, apr_size_t len,
     slot->obtained = obtained;
     slot->serial++;
     write_end(slot, s);
+}
+
+void aleph_store_put(aleph_slot_t *slot, const char *token, apr_size_t len,
+                     apr_int64_t expires_at, apr_int64_t refresh_at,
+                     apr_time_t obtained)
+{
+    publish(slot, token, len, expires_at, refresh_at, obtained);
+    atomic_fetch_add_explicit(&slot->fetches, 1, memory_order_relaxed);
     atomic_store_explicit(&slot->consecutive_failures, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->retry_at, 0, memory_order_relaxed);
     atomic_store_explicit(&slot->claim_until, 0, memory_order_release);
@@ -264,11 +269,32 @@ aleph_slot_t *aleph_store_adopt(aleph_store_t *store, aleph_slot_t *from)
     aleph_token_meta_t meta;
 
     if (slot && aleph_store_get(from, token, &meta)) {
-        aleph_store_put(slot, token, meta.token_len, meta.expires_at,
-                        meta.refresh_at, meta.obtained);
+        publish(slot, token, meta.token_len, meta.expires_at, meta.refresh_at,
+                meta.obtained);
         memset(token, 0, sizeof(token));
     }
     return slot;
+}
+
+int aleph_store_expire(aleph_slot_t *slot, apr_uint32_t serial, apr_int64_t now)
+{
+    aleph_token_meta_t meta;
+    int done = 0;
+
+    /* The claim makes this the only writer; a fetch in flight will replace the token anyway. */
+    if (!aleph_store_claim(slot, now, ALEPH_EXPIRE_HOLD, NULL)) {
+        return 0;
+    }
+    if (aleph_store_get(slot, NULL, &meta) && meta.serial == serial) {
+        uint32_t s = write_begin(slot);
+
+        slot->expires_at = 0;
+        slot->refresh_at = 0;
+        write_end(slot, s);
+        done = 1;
+    }
+    atomic_store_explicit(&slot->claim_until, 0, memory_order_release);
+    return done;
 }
 
 void aleph_store_fail(aleph_slot_t *slot, const char *error,
@@ -279,6 +305,7 @@ void aleph_store_fail(aleph_slot_t *slot, const char *error,
     apr_cpystrn(slot->last_error, error ? error : "", sizeof(slot->last_error));
     slot->last_error_time = when;
     write_end(slot, s);
+    atomic_fetch_add_explicit(&slot->fetches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&slot->failures, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&slot->consecutive_failures, 1, memory_order_relaxed);
     atomic_store_explicit(&slot->retry_at, retry_at, memory_order_relaxed);

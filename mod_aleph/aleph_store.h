@@ -90,6 +90,13 @@ void aleph_store_put(aleph_slot_t *slot, const char *token, apr_size_t len,
                      apr_int64_t expires_at, apr_int64_t refresh_at,
                      apr_time_t obtained);
 
+/*
+ * Marks the token with this serial as expired, when it is still the one in
+ * the slot (an upstream rejected it); a later token is left alone, so a
+ * burst of rejections of one token causes one refresh. Returns 1 if it did.
+ */
+int aleph_store_expire(aleph_slot_t *slot, apr_uint32_t serial, apr_int64_t now);
+
 /* Records a failed fetch, backs off until retry_at, gives the claim up. */
 void aleph_store_fail(aleph_slot_t *slot, const char *error,
                       apr_int64_t retry_at, apr_time_t when);

@@ -116,6 +116,14 @@ static void test_store_basics(apr_pool_t *p)
     aleph_store_stats(a, now, &stats);
     ok(stats.consecutive_failures == 0 && stats.retry_at == 0, "success resets the backoff");
 
+    aleph_store_get(a, buf, &meta);
+    ok(!aleph_store_expire(a, meta.serial + 1, now) && aleph_store_get(a, buf, &meta)
+       && meta.expires_at == now + 100 * S, "expire leaves a newer token alone");
+    ok(aleph_store_expire(a, meta.serial, now) && aleph_store_get(a, buf, &meta)
+       && meta.expires_at == 0, "expire marks the rejected token expired");
+    ok(aleph_store_claim(a, now, S, NULL), "expire gives its claim up");
+    aleph_store_put(a, "tok-3", 5, now + 100 * S, now + 50 * S, 0);
+
     memset(buf, 'x', ALEPH_TOKEN_MAX_LEN);
     ok(aleph_store_claim(b, now, S, NULL), "claim b");
     aleph_store_put(b, buf, ALEPH_TOKEN_MAX_LEN, now + S, now, 0);
