@@ -292,13 +292,31 @@ static const char *cmd_client_auth(cmd_parms *cmd, void *dc, const char *v)
     return keyword(cmd, v, "body", "basic", &c->client_auth);
 }
 
-static const char *cmd_token_header(cmd_parms *cmd, void *dc, const char *name,
-                                    const char *prefix)
+/*
+ * RAW_ARGS: httpd's TAKE12 and TAKE_ARGV both treat an empty argument ("")
+ * as the end of the line, and "" is how the bare token is asked for.
+ */
+static const char *cmd_token_header(cmd_parms *cmd, void *dc, const char *args)
 {
     DIR_CONF(dc);
-    const char *err = check_field_name(cmd, name);
+    const char *name = ap_getword_conf(cmd->pool, &args);
+    const char *prefix = NULL;
+    const char *err;
 
-    if (err) {
+    while (apr_isspace(*args)) {
+        args++;
+    }
+    if (*args) {
+        prefix = ap_getword_conf(cmd->pool, &args);
+    }
+    while (apr_isspace(*args)) {
+        args++;
+    }
+    if (!*name || *args) {
+        return apr_psprintf(cmd->pool, "%s takes a header name and an optional "
+                            "prefix", cmd->cmd->name);
+    }
+    if ((err = check_field_name(cmd, name)) != NULL) {
         return err;
     }
     c->token_header = name;
@@ -394,8 +412,8 @@ const command_rec aleph_cmds[] = {
                   "body encoding of the token request: json or form"),
     AP_INIT_TAKE1("AlephClientAuth", cmd_client_auth, NULL, DIR_SCOPE,
                   "client credentials in the body or as HTTP Basic: body or basic"),
-    AP_INIT_TAKE12("AlephTokenHeader", cmd_token_header, NULL, DIR_SCOPE,
-                   "header the token is sent in, and its scheme prefix"),
+    AP_INIT_RAW_ARGS("AlephTokenHeader", cmd_token_header, NULL, DIR_SCOPE,
+                     "header the token is sent in, and its scheme prefix"),
     AP_INIT_TAKE1("AlephContract", cmd_contract, NULL, DIR_SCOPE,
                   "contract id sent upstream, or none"),
     AP_INIT_TAKE1("AlephContractHeader", cmd_contract_header, NULL, DIR_SCOPE,
