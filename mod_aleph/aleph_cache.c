@@ -86,7 +86,7 @@ void aleph_cache_get(apr_pool_t *p, aleph_slot_t *slot,
         apr_int64_t due = meta->refresh_at;
 
         if (policy->background) {
-            due += (meta->expires_at - meta->refresh_at) / 2;
+            due += (meta->expires_at - meta->refresh_at) * 3 / 4;
         }
         answer->outcome = ALEPH_CACHE_HIT;
         /* Due for refresh: one caller renews, the token in buf stays good. */

@@ -22,8 +22,8 @@ typedef struct {
     apr_interval_time_t wait_max;         /* waiting for another's fetch */
     /*
      * A background refresher renews tokens: callers then refresh only a
-     * token that is late (half-way from its refresh time to its expiry),
-     * in case the refresher is stuck.
+     * token that is late (three quarters of the way from its refresh time
+     * to its expiry), in case the refresher is stuck.
      */
     int background;
 } aleph_cache_policy_t;

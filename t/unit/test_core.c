@@ -292,16 +292,16 @@ static void test_cache(apr_pool_t *p)
     ok(ans.outcome == ALEPH_CACHE_FETCHED && !strcmp(buf, "tok-4"), "recovers after the backoff");
 
     /* With a background refresher, callers leave a due token alone until late. */
-    fetch_lifetime = 2;
+    fetch_lifetime = 4;
     pol.background = 1;
     key_of(4, k);
     aleph_store_create(&st, 1, p);
     slot = aleph_store_slot(st, k);
     aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
-    apr_sleep(S * 11 / 10);         /* due at 1 s, late at 1.4 s, expired at 1.8 s */
+    apr_sleep(S * 22 / 10);         /* due at 2 s, late at 3.2 s, expired at 3.6 s */
     aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
     ok(ans.outcome == ALEPH_CACHE_HIT && !ans.fetched, "background: a due token is left to the refresher");
-    apr_sleep(S * 4 / 10);
+    apr_sleep(S * 11 / 10);
     aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
     ok(ans.outcome == ALEPH_CACHE_HIT && ans.fetched, "background: a late token is refreshed by a caller");
     pol.background = 0;

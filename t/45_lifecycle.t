@@ -1,0 +1,148 @@
+# Token lifecycle: refresh ahead of expiry under load (nobody waits for the
+# slow token endpoint, no expired token is forwarded), graceful restarts
+# under load (no token request, no failure, no leaked IPC object), a child
+# killed during a token request (the credential recovers), upstream 401s.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest ();
+use JSON::PP;
+use LWP::UserAgent;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use File::Temp qw(tempfile);
+
+plan tests => 21, need_lwp;
+
+my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
+my $base = 'http://' . Apache::TestRequest::hostport();
+my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
+my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 30);
+
+sub fake {
+    my $res = $ua->get("$fake$_[0]");
+    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
+    return decode_json($res->decoded_content);
+}
+sub calls { fake("/_calls?client_id=$_[0]")->{calls} }
+
+sub parent_pid {
+    open my $fh, '<', $pidfile or die "$pidfile: $!";
+    chomp(my $pid = <$fh>);
+    return $pid;
+}
+
+# Runs $workers processes that GET $path for $seconds on fresh connections;
+# each request is one line "status latency token_valid token". Returns the lines.
+sub load {
+    my ($path, $workers, $seconds, $during) = @_;
+    my ($fh, $file) = tempfile(UNLINK => 1);
+    my @kids;
+    for my $w (1 .. $workers) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $c = LWP::UserAgent->new(keep_alive => 0, timeout => 30);
+            my $end = time + $seconds;
+            open my $out, '>>', $file or POSIX::_exit(1);
+            $out->autoflush(1);
+            my $n = 0;
+            while (time < $end && $n++ < 5000) {
+                my $t0 = time;
+                my $res = $c->get("$base$path$w/$n");
+                my $dt = time - $t0;
+                my $obj = eval { decode_json($res->content) } || {};
+                my $tok = $obj->{headers}{authorizationtoken} // 'none';
+                $tok =~ s/\s+/_/g;
+                printf $out "%d %.4f %d %s\n", $res->code, $dt,
+                    $obj->{token_valid} ? 1 : 0, $tok;
+            }
+            POSIX::_exit(0);
+        }
+        push @kids, $pid;
+    }
+    $during->() if $during;
+    waitpid $_, 0 for @kids;
+    open my $in, '<', $file or die "$file: $!";
+    return map { [split ' '] } <$in>;
+}
+
+sub ipc_objects {
+    my $n = 0;
+    for (`ipcs -s 2>/dev/null`, `ipcs -m 2>/dev/null`) { $n++ if /^0x/ }
+    return $n;
+}
+
+# --- refresh ahead of expiry under load ---------------------------------
+# Tokens live 6 s; the endpoint answers after 0.5 s; refresh is due at 3 s.
+my $first = $ua->get("$base/life/warm");
+is $first->code, 200, 'first /life/ request gets a token (cold fetch)';
+my $calls0 = calls('t-life');
+my @r = load('/life/w', 4, 18);
+my @bad = grep { $_->[0] != 200 } @r;
+my @slow = grep { $_->[1] >= 0.4 } @r;
+my @stale = grep { $_->[0] == 200 && !$_->[2] } @r;
+my ($max) = sort { $b <=> $a } map { $_->[1] } @r;
+my $refreshes = calls('t-life') - $calls0;
+ok @r > 100, scalar(@r) . ' requests over 18 s (3 token lifetimes)';
+is scalar(@bad), 0, 'no request failed';
+is scalar(@stale), 0, 'no expired token was forwarded';
+is scalar(@slow), 0, sprintf('no request took 0.4 s or more (max %.3f s; endpoint delay 0.5 s)', $max);
+ok $refreshes >= 5 && $refreshes <= 8,
+    "about one token request per refresh interval: $refreshes in 18 s (refresh every ~3 s)";
+my %tokens = map { $_->[3] => 1 } @r;
+ok keys(%tokens) >= 5, keys(%tokens) . ' distinct tokens were forwarded';
+diag sprintf 'refresh under load: %d requests, max latency %.3f s, %d token requests in 18 s',
+    scalar(@r), $max, $refreshes;
+
+# --- graceful restarts under load ---------------------------------------
+is $ua->get("$base/grace/warm")->code, 200, '/grace/ has a token';
+my $grace_calls = calls('t-grace');
+my $ipc_before = ipc_objects();
+my $restarts = 0;
+@r = load('/grace/w', 4, 8, sub {
+    for (1 .. 3) {
+        sleep 1.5;
+        kill 'USR1', parent_pid() and $restarts++;
+    }
+});
+@bad = grep { $_->[0] != 200 } @r;
+is $restarts, 3, 'three graceful restarts (SIGUSR1) under load';
+ok @r > 50, scalar(@r) . ' requests during the restarts';
+is scalar(@bad), 0, 'no request failed across the restarts'
+    or diag join ', ', map { $_->[0] } @bad[0 .. ($#bad < 5 ? $#bad : 5)];
+is calls('t-grace'), $grace_calls, 'no token request caused by the restarts';
+sleep 1;
+is ipc_objects(), $ipc_before, 'no semaphore or shared memory segment leaked';
+diag sprintf 'graceful restarts: %d requests, %d failed, %d token requests',
+    scalar(@r), scalar(@bad), calls('t-grace') - $grace_calls;
+
+# --- a child killed in the middle of a token request --------------------
+# The endpoint takes 2 s; the claim of the killed fetch lapses after
+# AlephTimeout (3 s) + 2 s, after which the next request gets a token.
+my $victim = fork // die "fork: $!";
+if (!$victim) {
+    LWP::UserAgent->new(timeout => 10)->get("$base/kill/first");
+    POSIX::_exit(0);
+}
+my $t0 = time;
+sleep 0.1 until calls('t-kill') >= 1 || time - $t0 > 5;
+is calls('t-kill'), 1, 'a token request is in flight';
+my $parent = parent_pid();
+my @children = grep { $_ != $parent } map { /(\d+)/ ? $1 : () } `pgrep -P $parent`;
+ok @children > 0, 'server children found';
+kill 'KILL', @children;
+waitpid $victim, 0;
+sleep 6;
+my $res = $ua->get("$base/kill/after");
+is $res->code, 200, 'after the token request timeout, the next request gets a token';
+my $obj = eval { decode_json($res->content) } || {};
+like $obj->{headers}{authorizationtoken} // '', qr/^Bearer tok-t-kill-\d+$/, '... and forwards it';
+is calls('t-kill'), 2, 'one new token request replaced the killed one';
+
+# --- upstream 401: the rejected token is discarded once -------------------
+$res = $ua->get("$base/reject/a");
+is $res->code, 401, 'the upstream 401 reaches the client';
+is calls('t-reject'), 1, 'one token request so far';
+$ua->get("$base/reject/b");
+is calls('t-reject'), 2, 'the token the upstream rejected was discarded: a new one was requested';
