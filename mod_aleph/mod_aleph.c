@@ -82,6 +82,7 @@ static void aleph_register_hooks(apr_pool_t *p)
     ap_hook_check_config(aleph_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(aleph_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     aleph_proxy_register_hooks(p);
+    aleph_retry_register_hooks(p);
     aleph_status_register_hooks(p);
 }
 

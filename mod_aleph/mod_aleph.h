@@ -70,6 +70,18 @@ typedef struct {
     int cache_size;               /* slots; 0 = unset */
 } aleph_server_conf_t;
 
+/* Handed from the decision to the injection and to the 401 retry. */
+typedef struct {
+    const char *token_header;
+    const char *token_prefix;
+    const char *token_value;      /* prefix + token */
+    const char *contract_header;
+    const char *contract;         /* NULL: none */
+    const aleph_cred_t *cred;
+    apr_uint32_t serial;          /* of the token sent */
+    apr_time_t obtained;          /* when that token was obtained */
+} aleph_injection_t;
+
 /* mod_aleph_config.c */
 extern const command_rec aleph_cmds[];
 void *aleph_create_dir_conf(apr_pool_t *p, char *dir);
@@ -104,6 +116,9 @@ void aleph_proxy_register_hooks(apr_pool_t *p);
 /* One tagged line on a token request's outcome; r may be NULL. */
 void aleph_log_fetch(server_rec *s, request_rec *r, const aleph_cred_t *cred,
                      const aleph_token_result_t *res);
+
+/* mod_aleph_retry.c: an upstream 401 discards the token; safe requests retry once */
+void aleph_retry_register_hooks(apr_pool_t *p);
 
 /* mod_aleph_status.c */
 void aleph_status_register_hooks(apr_pool_t *p);

@@ -24,16 +24,6 @@ APLOG_USE_MODULE(aleph);
 
 #define ALEPH_ERROR_FILTER "ALEPH_ERROR_JSON"
 
-/* Handed from the decision to the injection (and to the 401 check). */
-typedef struct {
-    const char *token_header;
-    const char *token_value;
-    const char *contract_header;
-    const char *contract;         /* NULL: none */
-    const aleph_cred_t *cred;
-    apr_uint32_t serial;          /* of the token sent */
-} aleph_injection_t;
-
 static int is_forwarded(const request_rec *r)
 {
     /* The same test mod_proxy's handler applies. */
@@ -177,11 +167,13 @@ static int aleph_fixups(request_rec *r)
     }
     inj = apr_palloc(r->pool, sizeof(*inj));
     inj->token_header = token_header;
-    inj->token_value = apr_pstrcat(r->pool, aleph_conf_token_prefix(c), token, NULL);
+    inj->token_prefix = aleph_conf_token_prefix(c);
+    inj->token_value = apr_pstrcat(r->pool, inj->token_prefix, token, NULL);
     inj->contract_header = contract_header;
     inj->contract = c->contract && *c->contract ? c->contract : NULL;
     inj->cred = cred;
     inj->serial = answer.meta.serial;
+    inj->obtained = answer.meta.obtained;
     ap_set_module_config(r->request_config, &aleph_module, inj);
     return DECLINED;
 }
@@ -201,28 +193,6 @@ static int aleph_proxy_fixups(request_rec *r)
     return OK;
 }
 
-/*
- * An upstream 401 for a request that carried the cached token means that
- * token is no good (revoked, or the API disagrees about its lifetime):
- * expire it, so that the next request gets a new one.
- */
-static int aleph_log_transaction(request_rec *r)
-{
-    for (; r; r = r->next) {
-        const aleph_injection_t *inj = ap_get_module_config(r->request_config,
-                                                            &aleph_module);
-
-        if (inj && r->status == HTTP_UNAUTHORIZED
-            && aleph_store_expire(inj->cred->slot, inj->serial, aleph_clock_now())) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "ALEPH00016: the upstream answered 401 to a request with "
-                          "the token of credential %s: token discarded",
-                          inj->cred->fingerprint);
-        }
-    }
-    return DECLINED;
-}
-
 void aleph_proxy_register_hooks(apr_pool_t *p)
 {
     (void)p;
@@ -230,7 +200,6 @@ void aleph_proxy_register_hooks(apr_pool_t *p)
     ap_hook_fixups(aleph_fixups, NULL, NULL, APR_HOOK_LAST);
     APR_OPTIONAL_HOOK(proxy, fixups, aleph_proxy_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_insert_error_filter(aleph_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_log_transaction(aleph_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_output_filter(ALEPH_ERROR_FILTER, error_json_filter, NULL,
                               AP_FTYPE_CONTENT_SET);
 }

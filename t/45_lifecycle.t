@@ -13,7 +13,7 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use File::Temp qw(tempfile);
 
-plan tests => 21, need_lwp;
+plan tests => 34, need_lwp;
 
 my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $base = 'http://' . Apache::TestRequest::hostport();
@@ -140,9 +140,32 @@ my $obj = eval { decode_json($res->content) } || {};
 like $obj->{headers}{authorizationtoken} // '', qr/^Bearer tok-t-kill-\d+$/, '... and forwards it';
 is calls('t-kill'), 2, 'one new token request replaced the killed one';
 
-# --- upstream 401: the rejected token is discarded once -------------------
-$res = $ua->get("$base/reject/a");
-is $res->code, 401, 'the upstream 401 reaches the client';
-is calls('t-reject'), 1, 'one token request so far';
-$ua->get("$base/reject/b");
-is calls('t-reject'), 2, 'the token the upstream rejected was discarded: a new one was requested';
+# --- upstream 401 ---------------------------------------------------------
+# A token younger than 5 s is never discarded (a 401 then means something
+# else); older ones are, once; safe requests are retried once.
+sub api_calls { fake("/_api_calls?prefix=$_[0]")->{calls} }
+
+$res = $ua->get("$base/reject-once/warm/x");
+is $res->code, 200, 'a fresh token rejected once: retried with the same token, 200';
+is calls('t-reject-once'), 1, '... and kept (it is younger than 5 s)';
+is $ua->get("$base/reject/a")->code, 401, 'an upstream that always says 401: the client gets 401';
+is api_calls('/status401/'), 2, '... after exactly one retry';
+sleep 5.5;
+$res = $ua->get("$base/reject-once/k1/x");
+is $res->code, 200, 'GET rejected once: retried transparently, 200';
+$obj = eval { decode_json($res->content) } || {};
+is $obj->{headers}{authorizationtoken}, 'Bearer tok-t-reject-once-2', '... with a new token';
+is $obj->{headers}{'x-forwarded-for'}, '127.0.0.1', '... and the request as the client sent it (no header added twice)';
+is calls('t-reject-once'), 2, '... that cost one token request';
+is api_calls('/status401-once/k1/'), 2, '... and two upstream requests';
+sleep 5.5;
+$res = $ua->post("$base/reject-once/k2/x", Content => 'a=1');
+is $res->code, 401, 'POST rejected: the 401 reaches the client (not retried)';
+is api_calls('/status401-once/k2/'), 1, '... one upstream request';
+$res = $ua->get("$base/reject-once/k3/x");
+is $res->code, 200, 'the next request works';
+$obj = eval { decode_json($res->content) } || {};
+is $obj->{headers}{authorizationtoken}, 'Bearer tok-t-reject-once-3', '... with the token fetched after the rejected POST';
+is calls('t-reject-once'), 3, 'one token request per rejected token';
+is $ua->get("$base/reject/b")->code, 401, 'a second 401 is passed on unchanged';
+ok calls('t-reject') <= 2, 'repeated 401s with fresh tokens do not hammer the token endpoint';
