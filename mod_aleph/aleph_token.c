@@ -698,7 +698,18 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
         || curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ctx) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header)
            != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ctx) != CURLE_OK) {
+        || curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ctx) != CURLE_OK
+        /* "" turns off the proxy environment variables too: egress is explicit. */
+        || curl_easy_setopt(curl, CURLOPT_PROXY, req->proxy ? req->proxy : "")
+           != CURLE_OK
+        || (req->ca_file
+            && curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
+        || (req->ca_path
+            && curl_easy_setopt(curl, CURLOPT_CAPATH, req->ca_path) != CURLE_OK)
+        || (req->client_cert
+            && curl_easy_setopt(curl, CURLOPT_SSLCERT, req->client_cert) != CURLE_OK)
+        || (req->client_key
+            && curl_easy_setopt(curl, CURLOPT_SSLKEY, req->client_key) != CURLE_OK)) {
         rv = fail(res, ALEPH_R_INTERNAL,
                   "libcurl refused an option required for the token request.");
         goto done;
@@ -721,6 +732,14 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
             rv = fail(res, ALEPH_R_TOO_LARGE, apr_psprintf(p,
                       "The token endpoint's response headers are larger "
                       "than %d bytes.", HEADERS_MAX_LEN));
+        }
+        else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR
+                 || cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE
+                 || cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_ISSUER_ERROR) {
+            rv = fail(res, ALEPH_R_TLS, apr_psprintf(p,
+                      "The TLS connection to the token endpoint failed "
+                      "(certificate verification, client certificate or "
+                      "protocol): %s.", curl_reason(p, cc, errbuf)));
         }
         else if (cc == CURLE_OPERATION_TIMEDOUT) {
             rv = fail(res, ALEPH_R_TIMEOUT, apr_psprintf(p,
