@@ -68,4 +68,4 @@ install: all
 clean:
 	rm -rf mod_aleph/.libs mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
 	       t/unit/bin t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
-	       t/logs t/htdocs/index.html
+	       t/logs t/htdocs/index.html t/conf/tls t/conf/rotating-secret.txt

@@ -5,7 +5,11 @@ Standard library only (Python 3.11).  Binds 127.0.0.1 only.
 
 Usage:
   python3 t/fake_aleph.py [--port N] [--port-file PATH] [--secret S]
-                          [--fixtures DIR] [--tls-cert F --tls-key K] [--verbose]
+                          [--fixtures DIR] [--tls-cert F --tls-key K
+                          [--tls-client-ca CA]] [--verbose]
+
+  --tls-cert/--tls-key serve HTTPS; --tls-client-ca also requires a client
+  certificate signed by CA (mutual TLS) and refuses the handshake without.
 
 Token endpoint: POST <any path ending in /oauth/token>?mode=...&delay=...&...
   Query parameters choose the behaviour of each request:
@@ -18,6 +22,7 @@ Token endpoint: POST <any path ending in /oauth/token>?mode=...&delay=...&...
     status=N             with mode=http (default 500)
     error=CODE, error_description=TEXT   with mode=http: JSON error body
     retry_after=N        add a Retry-After header (any mode that sends headers)
+    accept_any_secret=1  accept any non-empty client secret, not only --secret
   Credential / grant_type checks (400 / 401) apply to mode=ok and to the
   token-shaped modes (crlf space nul notoken emptytoken numtoken bigtoken
   notbearer); the other modes answer whatever the credentials.
@@ -26,7 +31,10 @@ Admin (any method):
   /_health                     {"ok":true}
   /_calls?client_id=X          {"client_id":X,"calls":N}
   /_calls                      {"calls":{id:n,...},"total":T,"anonymous":A}
-  /_last?client_id=X           last token request of X (404 if none)
+  /_last?client_id=X           last token request of X (404 if none); its
+                               "via_proxy" is true when the request line was in
+                               absolute form (http://host/...), i.e. the request
+                               came through an HTTP proxy
   /_reset                      clear every counter, record and issued token
   /_revoke[?client_id=X]       forget issued tokens (all, or those of X)
   /_api_calls[?prefix=P]       {"prefix":P,"calls":N} API requests whose path starts with P
@@ -271,7 +279,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         raw = self.path
-        if raw.lower().startswith(("http://", "https://")):
+        # Absolute form: what a client sends to an HTTP proxy (RFC 9112 3.2.2).
+        self.via_proxy = raw.lower().startswith(("http://", "https://"))
+        if self.via_proxy:
             u = urlsplit(raw)
             path, query = u.path or "/", u.query
         else:
@@ -441,6 +451,7 @@ class Handler(BaseHTTPRequestHandler):
                     "method": self.command,
                     "path": self.url_path,
                     "query": self.url_query,
+                    "via_proxy": self.via_proxy,
                     "content_type": ctype,
                     "body_kind": kind,
                     "body": text,
@@ -472,7 +483,8 @@ class Handler(BaseHTTPRequestHandler):
             return
 
         if mode in TOKEN_SHAPED_MODES:
-            failure = self.check_client(fields, err, basic, client_id)
+            failure = self.check_client(fields, err, basic, client_id,
+                                        first(params, "accept_any_secret") == "1")
             if failure is not None:
                 code, obj, hdrs = failure
                 self.send_json(code, obj, headers=list(hdrs) + extra)
@@ -480,7 +492,7 @@ class Handler(BaseHTTPRequestHandler):
 
         getattr(self, "mode_" + mode)(params, client_id, n, fields, extra)
 
-    def check_client(self, fields, err, basic, client_id):
+    def check_client(self, fields, err, basic, client_id, any_secret=False):
         if err is not None:
             return 400, {"error": "invalid_request", "error_description": err}, ()
         if basic is not None and ("client_id" in fields or "client_secret" in fields):
@@ -497,7 +509,11 @@ class Handler(BaseHTTPRequestHandler):
             secret = basic.get("client_secret") if basic["ok"] else None
         else:
             secret = fields.get("client_secret")
-        if client_id is None or secret != self.server.secret:
+        if any_secret:
+            secret_ok = isinstance(secret, str) and secret != ""
+        else:
+            secret_ok = secret == self.server.secret
+        if client_id is None or not secret_ok:
             hdrs = ()
             if basic is not None:
                 hdrs = (("WWW-Authenticate", 'Basic realm="fake-aleph"'),)
@@ -822,12 +838,15 @@ def main(argv=None):
     ap.add_argument("--fixtures", default=os.path.join(here, "fixtures", "aleph"))
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args(argv)
     VERBOSE = a.verbose
 
     if bool(a.tls_cert) != bool(a.tls_key):
         ap.error("--tls-cert and --tls-key go together")
+    if a.tls_client_ca and not a.tls_cert:
+        ap.error("--tls-client-ca needs --tls-cert and --tls-key")
     try:
         fixtures = load_fixtures(a.fixtures)
     except OSError as e:
@@ -836,6 +855,9 @@ def main(argv=None):
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        if a.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cafile=a.tls_client_ca)
 
     try:
         import resource
