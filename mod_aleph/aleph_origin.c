@@ -45,7 +45,8 @@ int aleph_origin_of(const char *url, int bare, char *buf)
     }
     hlen = port ? (apr_size_t)(port - 1 - host) : (apr_size_t)(end - host);
     plen = port ? (apr_size_t)(end - port) : 0;
-    if (hlen == 0 || (port && plen == 0)) {
+    /* The scheme is copied first: it alone may not overrun buf. */
+    if (hlen == 0 || (port && plen == 0) || slen + 3 + hlen >= ALEPH_ORIGIN_MAX) {
         return 0;
     }
     for (i = 0; i < slen; i++) {

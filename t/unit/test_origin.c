@@ -76,9 +76,17 @@ static void test_refused(apr_pool_t *p)
 
 static void test_overlong(apr_pool_t *p)
 {
+    /* The buffer is followed by a guard that must stay untouched. */
+    struct {
+        char buf[ALEPH_ORIGIN_MAX];
+        char guard[2 * ALEPH_ORIGIN_MAX];
+    } out;
     char fits[ALEPH_ORIGIN_MAX];
     char *host = apr_palloc(p, ALEPH_ORIGIN_MAX + 1);
-    apr_size_t hlen;
+    char *scheme = apr_palloc(p, 2 * ALEPH_ORIGIN_MAX);
+    const char *url;
+    apr_size_t i, hlen;
+    int untouched = 1;
 
     memset(host, 'a', ALEPH_ORIGIN_MAX);
     host[ALEPH_ORIGIN_MAX] = '\0';
@@ -94,6 +102,16 @@ static void test_overlong(apr_pool_t *p)
     host[hlen + 1] = '\0';
     is(origin(p, apr_pstrcat(p, "https://", host, NULL), 0), NULL,
        "one character more is refused");
+
+    memset(scheme, 'x', 2 * ALEPH_ORIGIN_MAX - 1);
+    scheme[2 * ALEPH_ORIGIN_MAX - 1] = '\0';
+    url = apr_pstrcat(p, scheme, "://h", NULL);
+    memset(out.guard, 'G', sizeof(out.guard));
+    ok(!aleph_origin_of(url, 1, out.buf), "an overlong scheme is refused");
+    for (i = 0; i < sizeof(out.guard); i++) {
+        untouched &= out.guard[i] == 'G';
+    }
+    ok(untouched, "... without writing past the buffer");
 }
 
 int main(void)
