@@ -606,6 +606,21 @@ static void free_headers(struct curl_slist *list)
 }
 
 /* errbuf is empty for some failures; strerror always has something. */
+/*
+ * Whether a failed exchange failed in TLS. With TLS 1.3 the server judges
+ * the client certificate after the client's handshake is over, so a refused
+ * one shows up as a TLS alert on the first read (or write), not as a
+ * handshake error.
+ */
+static int tls_failed(CURLcode cc, const char *errbuf)
+{
+    return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR
+        || cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE
+        || cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_ISSUER_ERROR
+        || ((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR)
+            && strstr(errbuf, " alert "));
+}
+
 static const char *curl_reason(apr_pool_t *p, CURLcode cc, const char *errbuf)
 {
     apr_size_t len = strlen(errbuf);
@@ -733,9 +748,7 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
                       "The token endpoint's response headers are larger "
                       "than %d bytes.", HEADERS_MAX_LEN));
         }
-        else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR
-                 || cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE
-                 || cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_ISSUER_ERROR) {
+        else if (tls_failed(cc, errbuf)) {
             rv = fail(res, ALEPH_R_TLS, apr_psprintf(p,
                       "The TLS connection to the token endpoint failed "
                       "(certificate verification, client certificate or "
