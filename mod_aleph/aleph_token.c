@@ -634,6 +634,23 @@ static const char *curl_reason(apr_pool_t *p, CURLcode cc, const char *errbuf)
     return sanitise(p, errbuf, len);
 }
 
+/* text with every copy of secret replaced, or text itself when it has none. */
+static const char *redact(apr_pool_t *p, const char *text, const char *secret)
+{
+    apr_size_t n = secret ? strlen(secret) : 0;
+    const char *hit, *out = "";
+
+    if (!text || n == 0) {
+        return text;
+    }
+    while ((hit = strstr(text, secret)) != NULL) {
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, text, (apr_size_t)(hit - text)),
+                          "[secret]", NULL);
+        text = hit + n;
+    }
+    return *out ? apr_pstrcat(p, out, text, NULL) : text;
+}
+
 apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
                                aleph_token_result_t *res)
 {
@@ -766,6 +783,15 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
         }
     }
     res->retry_after = ctx.retry_after;
+
+    /*
+     * An endpoint may echo what it received ("wrong secret '...'"), and
+     * these texts go to the error log and the status page.
+     */
+    res->oauth_error = redact(p, res->oauth_error, req->client_secret);
+    res->oauth_error_description = redact(p, res->oauth_error_description,
+                                          req->client_secret);
+    res->detail = redact(p, res->detail, req->client_secret);
 
 done:
     if (curl) {

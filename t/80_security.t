@@ -17,7 +17,7 @@ use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep);
 
-plan tests => 124, need_lwp;
+plan tests => 129, need_lwp;
 
 my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $vars = Apache::Test::vars();
@@ -208,6 +208,16 @@ my %spoof = ('Authorization' => 'Basic c3Bvb2Y6c3Bvb2Y=',
 }
 
 # --- 6. Secrets and tokens never in logs or status ------------------------------
+{
+    # The log says what the endpoint answered, but not the secret it repeated.
+    my $from = log_size();
+    my $res = get('/sec-echo-secret/x');
+    refused($res, 503, 'token_endpoint_oauth_error', 'a token endpoint that repeats the secret');
+    like log_since($from), qr/ALEPH00010: .*\(client id t-sec-echo-secret\).*wrong client_secret '\[secret\]'/,
+        '... ALEPH00010 shows its description with the secret redacted';
+    like +(last_req('t-sec-echo-secret') // {})->{fields}{client_secret} // '', qr/^\Q$secret\E$/,
+        '... although it did receive the secret';
+}
 {
     my $from = log_size();
     my $res = get('/sec-trace/x');

@@ -21,6 +21,8 @@ Token endpoint: POST <any path ending in /oauth/token>?mode=...&delay=...&...
     token_type=X         default Bearer ("absent" omits the field)
     status=N             with mode=http (default 500)
     error=CODE, error_description=TEXT   with mode=http: JSON error body
+    echo_secret=1        with mode=http and error: the description repeats
+                         the client_secret received (a careless endpoint)
     retry_after=N        add a Retry-After header (any mode that sends headers)
     accept_any_secret=1  accept any non-empty client secret, not only --secret
   Credential / grant_type checks (400 / 401) apply to mode=ok and to the
@@ -646,6 +648,8 @@ class Handler(BaseHTTPRequestHandler):
         if error is not None:
             obj = {"error": error}
             desc = first(params, "error_description")
+            if first(params, "echo_secret") == "1":
+                desc = "wrong client_secret '%s'" % fields.get("client_secret")
             if desc is not None:
                 obj["error_description"] = desc
             self.send_json(status, obj, headers=extra)
