@@ -9,7 +9,8 @@ EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
 
 CORE_SRC  = mod_aleph/aleph_token.c mod_aleph/aleph_store.c mod_aleph/aleph_cache.c \
-            mod_aleph/aleph_policy.c mod_aleph/aleph_credential.c mod_aleph/aleph_secret.c
+            mod_aleph/aleph_policy.c mod_aleph/aleph_credential.c mod_aleph/aleph_secret.c \
+            mod_aleph/aleph_origin.c
 GLUE_SRC  = mod_aleph/mod_aleph.c mod_aleph/mod_aleph_config.c mod_aleph/mod_aleph_scopes.c \
             mod_aleph/mod_aleph_store.c mod_aleph/mod_aleph_proxy.c mod_aleph/mod_aleph_status.c \
             mod_aleph/mod_aleph_refresh.c mod_aleph/mod_aleph_retry.c
@@ -67,4 +68,4 @@ install: all
 clean:
 	rm -rf mod_aleph/.libs mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
 	       t/unit/bin t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
-	       t/logs t/htdocs/index.html
+	       t/logs t/htdocs/index.html t/conf/tls t/conf/rotating-secret.txt

@@ -105,3 +105,14 @@ apr_status_t aleph_secret_load(apr_pool_t *p, const char *spec,
     *secret = value;
     return APR_SUCCESS;
 }
+
+apr_status_t aleph_secret_wipe(void *secret)
+{
+    /* volatile: a plain memset before free may be optimised away. */
+    volatile char *s = secret;
+
+    while (*s) {
+        *s++ = '\0';
+    }
+    return APR_SUCCESS;
+}

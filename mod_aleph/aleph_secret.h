@@ -24,4 +24,7 @@ apr_status_t aleph_secret_load(apr_pool_t *p, const char *spec,
                                const char **secret, const char **error,
                                int *others_can_read);
 
+/* Pool cleanup that overwrites a loaded secret before its memory is reused. */
+apr_status_t aleph_secret_wipe(void *secret);
+
 #endif

@@ -606,6 +606,21 @@ static void free_headers(struct curl_slist *list)
 }
 
 /* errbuf is empty for some failures; strerror always has something. */
+/*
+ * Whether a failed exchange failed in TLS. With TLS 1.3 the server judges
+ * the client certificate after the client's handshake is over, so a refused
+ * one shows up as a TLS alert on the first read (or write), not as a
+ * handshake error.
+ */
+static int tls_failed(CURLcode cc, const char *errbuf)
+{
+    return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR
+        || cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE
+        || cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_ISSUER_ERROR
+        || ((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR)
+            && strstr(errbuf, " alert "));
+}
+
 static const char *curl_reason(apr_pool_t *p, CURLcode cc, const char *errbuf)
 {
     apr_size_t len = strlen(errbuf);
@@ -617,6 +632,23 @@ static const char *curl_reason(apr_pool_t *p, CURLcode cc, const char *errbuf)
         return curl_easy_strerror(cc);
     }
     return sanitise(p, errbuf, len);
+}
+
+/* text with every copy of secret replaced, or text itself when it has none. */
+static const char *redact(apr_pool_t *p, const char *text, const char *secret)
+{
+    apr_size_t n = secret ? strlen(secret) : 0;
+    const char *hit, *out = "";
+
+    if (!text || n == 0) {
+        return text;
+    }
+    while ((hit = strstr(text, secret)) != NULL) {
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, text, (apr_size_t)(hit - text)),
+                          "[secret]", NULL);
+        text = hit + n;
+    }
+    return *out ? apr_pstrcat(p, out, text, NULL) : text;
 }
 
 apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
@@ -698,7 +730,18 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
         || curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ctx) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header)
            != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ctx) != CURLE_OK) {
+        || curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ctx) != CURLE_OK
+        /* "" turns off the proxy environment variables too: egress is explicit. */
+        || curl_easy_setopt(curl, CURLOPT_PROXY, req->proxy ? req->proxy : "")
+           != CURLE_OK
+        || (req->ca_file
+            && curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
+        || (req->ca_path
+            && curl_easy_setopt(curl, CURLOPT_CAPATH, req->ca_path) != CURLE_OK)
+        || (req->client_cert
+            && curl_easy_setopt(curl, CURLOPT_SSLCERT, req->client_cert) != CURLE_OK)
+        || (req->client_key
+            && curl_easy_setopt(curl, CURLOPT_SSLKEY, req->client_key) != CURLE_OK)) {
         rv = fail(res, ALEPH_R_INTERNAL,
                   "libcurl refused an option required for the token request.");
         goto done;
@@ -722,6 +765,12 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
                       "The token endpoint's response headers are larger "
                       "than %d bytes.", HEADERS_MAX_LEN));
         }
+        else if (tls_failed(cc, errbuf)) {
+            rv = fail(res, ALEPH_R_TLS, apr_psprintf(p,
+                      "The TLS connection to the token endpoint failed "
+                      "(certificate verification, client certificate or "
+                      "protocol): %s.", curl_reason(p, cc, errbuf)));
+        }
         else if (cc == CURLE_OPERATION_TIMEDOUT) {
             rv = fail(res, ALEPH_R_TIMEOUT, apr_psprintf(p,
                       "The token endpoint did not answer in time: %s.",
@@ -734,6 +783,15 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
         }
     }
     res->retry_after = ctx.retry_after;
+
+    /*
+     * An endpoint may echo what it received ("wrong secret '...'"), and
+     * these texts go to the error log and the status page.
+     */
+    res->oauth_error = redact(p, res->oauth_error, req->client_secret);
+    res->oauth_error_description = redact(p, res->oauth_error_description,
+                                          req->client_secret);
+    res->detail = redact(p, res->detail, req->client_secret);
 
 done:
     if (curl) {

@@ -41,6 +41,13 @@ typedef struct {
     aleph_client_auth_e client_auth;
     apr_interval_time_t connect_timeout;
     apr_interval_time_t timeout;  /* whole exchange */
+    /* TLS client settings; NULL: the system defaults. */
+    const char *ca_file;
+    const char *ca_path;
+    const char *client_cert;      /* PEM, for mutual TLS */
+    const char *client_key;       /* PEM */
+    /* Outbound proxy URL; NULL: none (proxy environment variables ignored). */
+    const char *proxy;
 } aleph_token_request_t;
 
 /* Stable reason codes, also used as the "error" of 503 bodies. */
@@ -56,6 +63,7 @@ typedef struct {
 #define ALEPH_R_TOKEN_TOO_LONG    "token_response_token_too_long"
 #define ALEPH_R_BAD_TYPE          "token_response_not_bearer"
 #define ALEPH_R_BAD_EXPIRY        "token_response_invalid_expires_in"
+#define ALEPH_R_TLS               "token_endpoint_tls_error"
 #define ALEPH_R_INTERNAL          "token_request_internal_error"
 
 typedef struct {

@@ -19,6 +19,8 @@ extern module AP_MODULE_DECLARE_DATA aleph_module;
 #define ALEPH_PROVIDER_VERSION  "0"
 #define ALEPH_STATUS_HANDLER    "aleph-status"
 #define ALEPH_DEFAULT_CACHE_SIZE 64
+#define ALEPH_DEFAULT_TOKEN_HEADER    "authorizationToken"
+#define ALEPH_DEFAULT_CONTRACT_HEADER "X-Satellogic-Contract-Id"
 /* Configuration sentinels: not set in this scope / automatic margin. */
 #define ALEPH_UNSET             (-1)
 #define ALEPH_MARGIN_AUTO       (-2)
@@ -28,23 +30,38 @@ typedef struct {
     aleph_fetch_fn *fetch;
 } aleph_provider_t;
 
-/* Per-directory configuration. NULL / -1 mean "unset, inherit". */
+/*
+ * The fields that make up a credential: what the token request is and how
+ * it is made. Kept together so that "is this the credential resolved at
+ * start-up?" is one comparison. Ordered so that the struct has no padding.
+ */
 typedef struct {
-    int auth;
     const char *token_url;
     const char *client_id;
     const char *secret_spec;
     const char *audience;         /* "" = none */
     const char *scope;            /* "" = none */
+    const char *ca_file;
+    const char *ca_path;
+    const char *client_cert;
+    const char *client_key;
+    const char *token_proxy;      /* "" = none */
+    apr_interval_time_t timeout;
+    apr_interval_time_t refresh_margin;
+    apr_interval_time_t backoff_max;
     int body;                     /* aleph_body_e */
     int client_auth;              /* aleph_client_auth_e */
+} aleph_cred_conf_t;
+
+/* Per-directory configuration. NULL / ALEPH_UNSET mean "unset, inherit". */
+typedef struct {
+    int auth;
+    aleph_cred_conf_t cc;
     const char *token_header;
     const char *token_prefix;     /* with its trailing space; "" = bare */
     const char *contract;         /* "" = none */
     const char *contract_header;
-    apr_interval_time_t timeout;
-    apr_interval_time_t refresh_margin;
-    apr_interval_time_t backoff_max;
+    apr_array_header_t *upstreams;/* normalised origins (char *) */
     /* Derived at start-up, not by a directive: */
     const struct aleph_cred_t *cred; /* set at start-up for each section */
 } aleph_dir_conf_t;
@@ -62,6 +79,7 @@ typedef struct aleph_cred_t {
     const char *fingerprint;      /* of key */
     aleph_slot_t *slot;
     aleph_cache_policy_t policy;
+    const char *audience_origin;  /* default upstream: the https audience's origin */
     const aleph_dir_conf_t *src;  /* the effective configuration it came from */
 } aleph_cred_t;
 
@@ -88,6 +106,8 @@ void *aleph_create_dir_conf(apr_pool_t *p, char *dir);
 void *aleph_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 void *aleph_create_server_conf(apr_pool_t *p, server_rec *s);
 void *aleph_merge_server_conf(apr_pool_t *p, void *base, void *add);
+/* Whether a scope sets any field of its own credential. */
+int aleph_conf_sets_credential(const aleph_dir_conf_t *c);
 /* Effective values, with defaults applied. */
 const char *aleph_conf_token_url(const aleph_dir_conf_t *c);
 const char *aleph_conf_token_header(const aleph_dir_conf_t *c);

@@ -12,17 +12,31 @@
 #include <http_config.h>
 #include <util_script.h>
 
+#include "aleph_origin.h"
 #include "aleph_policy.h"
 #include "aleph_secret.h"
 #include "mod_aleph.h"
 
 #define ALEPH_DEFAULT_TOKEN_URL       "https://auth.platform.satellogic.com/oauth/token"
 #define ALEPH_DEFAULT_AUDIENCE        "https://api.satellogic.com/"
-#define ALEPH_DEFAULT_TOKEN_HEADER    "authorizationToken"
 #define ALEPH_DEFAULT_TOKEN_PREFIX    "Bearer "
-#define ALEPH_DEFAULT_CONTRACT_HEADER "X-Satellogic-Contract-Id"
 #define ALEPH_MAX_TIMEOUT             (300 * ALEPH_SEC)
 #define ALEPH_MAX_CACHE_SIZE          4096
+
+/* Compared with memcmp: any padding would hold garbage. */
+typedef char aleph_cred_conf_has_no_padding[
+    sizeof(aleph_cred_conf_t) == 10 * sizeof(const char *)
+    + 3 * sizeof(apr_interval_time_t) + 2 * sizeof(int) ? 1 : -1];
+
+static void cred_conf_init(aleph_cred_conf_t *cc)
+{
+    memset(cc, 0, sizeof(*cc));
+    cc->body = ALEPH_UNSET;
+    cc->client_auth = ALEPH_UNSET;
+    cc->timeout = ALEPH_UNSET;
+    cc->refresh_margin = ALEPH_UNSET;
+    cc->backoff_max = ALEPH_UNSET;
+}
 
 void *aleph_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -30,12 +44,16 @@ void *aleph_create_dir_conf(apr_pool_t *p, char *dir)
 
     (void)dir;
     c->auth = ALEPH_UNSET;
-    c->body = ALEPH_UNSET;
-    c->client_auth = ALEPH_UNSET;
-    c->timeout = ALEPH_UNSET;
-    c->refresh_margin = ALEPH_UNSET;
-    c->backoff_max = ALEPH_UNSET;
+    cred_conf_init(&c->cc);
     return c;
+}
+
+int aleph_conf_sets_credential(const aleph_dir_conf_t *c)
+{
+    aleph_cred_conf_t unset;
+
+    cred_conf_init(&unset);
+    return memcmp(&c->cc, &unset, sizeof(unset)) != 0;
 }
 
 #define MERGE_PTR(f) m->f = add->f ? add->f : base->f
@@ -47,20 +65,26 @@ void *aleph_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     aleph_dir_conf_t *m = apr_palloc(p, sizeof(*m));
 
     MERGE_VAL(auth);
-    MERGE_PTR(token_url);
-    MERGE_PTR(client_id);
-    MERGE_PTR(secret_spec);
-    MERGE_PTR(audience);
-    MERGE_PTR(scope);
-    MERGE_VAL(body);
-    MERGE_VAL(client_auth);
+    MERGE_PTR(cc.token_url);
+    MERGE_PTR(cc.client_id);
+    MERGE_PTR(cc.secret_spec);
+    MERGE_PTR(cc.audience);
+    MERGE_PTR(cc.scope);
+    MERGE_VAL(cc.body);
+    MERGE_VAL(cc.client_auth);
     MERGE_PTR(token_header);
     MERGE_PTR(token_prefix);
     MERGE_PTR(contract);
     MERGE_PTR(contract_header);
-    MERGE_VAL(timeout);
-    MERGE_VAL(refresh_margin);
-    MERGE_VAL(backoff_max);
+    MERGE_VAL(cc.timeout);
+    MERGE_VAL(cc.refresh_margin);
+    MERGE_VAL(cc.backoff_max);
+    MERGE_PTR(cc.ca_file);
+    MERGE_PTR(cc.ca_path);
+    MERGE_PTR(cc.client_cert);
+    MERGE_PTR(cc.client_key);
+    MERGE_PTR(cc.token_proxy);
+    MERGE_PTR(upstreams);
     MERGE_PTR(cred);
     return m;
 }
@@ -85,7 +109,7 @@ void *aleph_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
 const char *aleph_conf_token_url(const aleph_dir_conf_t *c)
 {
-    return c->token_url ? c->token_url : ALEPH_DEFAULT_TOKEN_URL;
+    return c->cc.token_url ? c->cc.token_url : ALEPH_DEFAULT_TOKEN_URL;
 }
 
 const char *aleph_conf_token_header(const aleph_dir_conf_t *c)
@@ -115,24 +139,29 @@ static const char *opt_value(const char *v, const char *dflt)
 void aleph_conf_token_request(const aleph_dir_conf_t *c, aleph_token_request_t *req)
 {
     req->token_url = aleph_conf_token_url(c);
-    req->client_id = c->client_id;
+    req->client_id = c->cc.client_id;
     req->client_secret = NULL;
-    req->audience = opt_value(c->audience, ALEPH_DEFAULT_AUDIENCE);
-    req->scope = opt_value(c->scope, NULL);
-    req->body = c->body != ALEPH_UNSET ? c->body : ALEPH_BODY_JSON;
-    req->client_auth = c->client_auth != ALEPH_UNSET ? c->client_auth
+    req->audience = opt_value(c->cc.audience, ALEPH_DEFAULT_AUDIENCE);
+    req->scope = opt_value(c->cc.scope, NULL);
+    req->body = c->cc.body != ALEPH_UNSET ? c->cc.body : ALEPH_BODY_JSON;
+    req->client_auth = c->cc.client_auth != ALEPH_UNSET ? c->cc.client_auth
                                                      : ALEPH_CLIENT_AUTH_BODY;
-    req->timeout = c->timeout != ALEPH_UNSET ? c->timeout : ALEPH_DEFAULT_TIMEOUT;
+    req->timeout = c->cc.timeout != ALEPH_UNSET ? c->cc.timeout : ALEPH_DEFAULT_TIMEOUT;
     req->connect_timeout = req->timeout;
+    req->ca_file = c->cc.ca_file;
+    req->ca_path = c->cc.ca_path;
+    req->client_cert = c->cc.client_cert;
+    req->client_key = c->cc.client_key;
+    req->proxy = opt_value(c->cc.token_proxy, NULL);
 }
 
 void aleph_conf_policy(const aleph_dir_conf_t *c, aleph_cache_policy_t *policy)
 {
-    policy->refresh_margin = c->refresh_margin != ALEPH_UNSET ? c->refresh_margin
+    policy->refresh_margin = c->cc.refresh_margin != ALEPH_UNSET ? c->cc.refresh_margin
                                                              : ALEPH_MARGIN_AUTO;
-    policy->backoff_max = c->backoff_max != ALEPH_UNSET ? c->backoff_max
+    policy->backoff_max = c->cc.backoff_max != ALEPH_UNSET ? c->cc.backoff_max
                                                        : ALEPH_DEFAULT_BACKOFF_MAX;
-    policy->wait_max = c->timeout != ALEPH_UNSET ? c->timeout : ALEPH_DEFAULT_TIMEOUT;
+    policy->wait_max = c->cc.timeout != ALEPH_UNSET ? c->cc.timeout : ALEPH_DEFAULT_TIMEOUT;
 }
 
 /* Directive handlers. Each refuses bad input with a message naming itself. */
@@ -218,7 +247,7 @@ static const char *cmd_token_url(cmd_parms *cmd, void *dc, const char *v)
     DIR_CONF(dc);
     const char *err = check_url(cmd, v);
 
-    c->token_url = v;
+    c->cc.token_url = v;
     return err;
 }
 
@@ -230,7 +259,7 @@ static const char *cmd_client_id(cmd_parms *cmd, void *dc, const char *v)
         return apr_psprintf(cmd->pool, "%s: the client id must not be empty",
                             cmd->cmd->name);
     }
-    c->client_id = v;
+    c->cc.client_id = v;
     return check_field_value(cmd, v, "client id");
 }
 
@@ -244,7 +273,7 @@ static const char *cmd_client_secret(cmd_parms *cmd, void *dc, const char *v)
                             "file:PATH (a file only the server can read) or "
                             "env:NAME (an environment variable)", cmd->cmd->name);
     }
-    c->secret_spec = v;
+    c->cc.secret_spec = v;
     return NULL;
 }
 
@@ -252,7 +281,7 @@ static const char *cmd_audience(cmd_parms *cmd, void *dc, const char *v)
 {
     DIR_CONF(dc);
 
-    c->audience = strcasecmp(v, "none") ? v : "";
+    c->cc.audience = strcasecmp(v, "none") ? v : "";
     return check_field_value(cmd, v, "audience");
 }
 
@@ -260,7 +289,7 @@ static const char *cmd_scope(cmd_parms *cmd, void *dc, const char *v)
 {
     DIR_CONF(dc);
 
-    c->scope = strcasecmp(v, "none") ? v : "";
+    c->cc.scope = strcasecmp(v, "none") ? v : "";
     return check_field_value(cmd, v, "scope");
 }
 
@@ -283,13 +312,13 @@ static const char *keyword(cmd_parms *cmd, const char *v, const char *a,
 static const char *cmd_token_request(cmd_parms *cmd, void *dc, const char *v)
 {
     DIR_CONF(dc);
-    return keyword(cmd, v, "json", "form", &c->body);
+    return keyword(cmd, v, "json", "form", &c->cc.body);
 }
 
 static const char *cmd_client_auth(cmd_parms *cmd, void *dc, const char *v)
 {
     DIR_CONF(dc);
-    return keyword(cmd, v, "body", "basic", &c->client_auth);
+    return keyword(cmd, v, "body", "basic", &c->cc.client_auth);
 }
 
 /*
@@ -352,7 +381,7 @@ static const char *cmd_contract_header(cmd_parms *cmd, void *dc, const char *v)
 static const char *cmd_timeout(cmd_parms *cmd, void *dc, const char *v)
 {
     DIR_CONF(dc);
-    return set_seconds(cmd, v, 100 * 1000, ALEPH_MAX_TIMEOUT, &c->timeout);
+    return set_seconds(cmd, v, 100 * 1000, ALEPH_MAX_TIMEOUT, &c->cc.timeout);
 }
 
 static const char *cmd_refresh_margin(cmd_parms *cmd, void *dc, const char *v)
@@ -360,16 +389,89 @@ static const char *cmd_refresh_margin(cmd_parms *cmd, void *dc, const char *v)
     DIR_CONF(dc);
 
     if (!strcasecmp(v, "auto")) {
-        c->refresh_margin = ALEPH_MARGIN_AUTO;
+        c->cc.refresh_margin = ALEPH_MARGIN_AUTO;
         return NULL;
     }
-    return set_seconds(cmd, v, 0, 86400 * ALEPH_SEC, &c->refresh_margin);
+    return set_seconds(cmd, v, 0, 86400 * ALEPH_SEC, &c->cc.refresh_margin);
 }
 
 static const char *cmd_backoff_max(cmd_parms *cmd, void *dc, const char *v)
 {
     DIR_CONF(dc);
-    return set_seconds(cmd, v, ALEPH_BACKOFF_BASE, 3600 * ALEPH_SEC, &c->backoff_max);
+    return set_seconds(cmd, v, ALEPH_BACKOFF_BASE, 3600 * ALEPH_SEC, &c->cc.backoff_max);
+}
+
+/* A file or folder the server reads at start-up; relative to ServerRoot. */
+static const char *set_path(cmd_parms *cmd, const char *arg, apr_filetype_e type,
+                            const char **out)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid path", cmd->cmd->name, arg);
+    }
+    rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool);
+    if (rv != APR_SUCCESS || fi.filetype != type) {
+        return apr_psprintf(cmd->pool, "%s: %s is not a readable %s", cmd->cmd->name,
+                            path, type == APR_DIR ? "folder" : "file");
+    }
+    *out = path;
+    return NULL;
+}
+
+static const char *cmd_ca_file(cmd_parms *cmd, void *dc, const char *v)
+{
+    DIR_CONF(dc);
+    return set_path(cmd, v, APR_REG, &c->cc.ca_file);
+}
+
+static const char *cmd_ca_path(cmd_parms *cmd, void *dc, const char *v)
+{
+    DIR_CONF(dc);
+    return set_path(cmd, v, APR_DIR, &c->cc.ca_path);
+}
+
+static const char *cmd_client_cert(cmd_parms *cmd, void *dc, const char *v)
+{
+    DIR_CONF(dc);
+    return set_path(cmd, v, APR_REG, &c->cc.client_cert);
+}
+
+static const char *cmd_client_key(cmd_parms *cmd, void *dc, const char *v)
+{
+    DIR_CONF(dc);
+    return set_path(cmd, v, APR_REG, &c->cc.client_key);
+}
+
+static const char *cmd_token_proxy(cmd_parms *cmd, void *dc, const char *v)
+{
+    DIR_CONF(dc);
+
+    if (!strcasecmp(v, "none")) {
+        c->cc.token_proxy = "";
+        return NULL;
+    }
+    c->cc.token_proxy = v;
+    return check_url(cmd, v);
+}
+
+static const char *cmd_upstream(cmd_parms *cmd, void *dc, const char *v)
+{
+    DIR_CONF(dc);
+    char origin[ALEPH_ORIGIN_MAX];
+
+    if (!aleph_origin_of(v, 1, origin)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an origin "
+                            "(scheme://host[:port], without a path)", cmd->cmd->name, v);
+    }
+    /* Repeated lines add up within one scope; an inner scope's list replaces it. */
+    if (!c->upstreams) {
+        c->upstreams = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->upstreams, const char *) = apr_pstrdup(cmd->pool, origin);
+    return NULL;
 }
 
 static const char *cmd_cache_size(cmd_parms *cmd, void *dc, const char *v)
@@ -424,6 +526,18 @@ const command_rec aleph_cmds[] = {
                   "how long before expiry a token is renewed, or auto"),
     AP_INIT_TAKE1("AlephBackoffMax", cmd_backoff_max, NULL, DIR_SCOPE,
                   "longest wait between failed token requests"),
+    AP_INIT_TAKE1("AlephCACertificateFile", cmd_ca_file, NULL, DIR_SCOPE,
+                  "CA certificates (PEM) that verify the token endpoint"),
+    AP_INIT_TAKE1("AlephCACertificatePath", cmd_ca_path, NULL, DIR_SCOPE,
+                  "folder of hashed CA certificates that verify the token endpoint"),
+    AP_INIT_TAKE1("AlephClientCertificateFile", cmd_client_cert, NULL, DIR_SCOPE,
+                  "client certificate (PEM) for mutual TLS with the token endpoint"),
+    AP_INIT_TAKE1("AlephClientKeyFile", cmd_client_key, NULL, DIR_SCOPE,
+                  "private key (PEM) of the client certificate"),
+    AP_INIT_TAKE1("AlephTokenProxy", cmd_token_proxy, NULL, DIR_SCOPE,
+                  "outbound HTTP(S) proxy for token requests, or none"),
+    AP_INIT_ITERATE("AlephUpstream", cmd_upstream, NULL, DIR_SCOPE,
+                    "origins (scheme://host[:port]) the token may be sent to"),
     AP_INIT_TAKE1("AlephCacheSize", cmd_cache_size, NULL, RSRC_CONF,
                   "number of credentials the shared token store holds"),
     {NULL}

@@ -17,6 +17,7 @@
 #include <util_filter.h>
 #include <mod_proxy.h>
 
+#include "aleph_origin.h"
 #include "aleph_policy.h"
 #include "mod_aleph.h"
 
@@ -40,6 +41,34 @@ static int backend_carries_headers(const char *url)
 
     for (i = 0; schemes[i]; i++) {
         if (!strncasecmp(url, schemes[i], strlen(schemes[i]))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Tokens go only to the scope's AlephUpstream origins, by default to the
+ * origin of an https audience; with neither (warned at start-up), anywhere.
+ */
+static int upstream_allowed(const aleph_dir_conf_t *c, const aleph_cred_t *cred,
+                            const char *url)
+{
+    const apr_array_header_t *list = c->upstreams;
+    char origin[ALEPH_ORIGIN_MAX];
+    int i;
+
+    if (!list && !cred->audience_origin) {
+        return 1;
+    }
+    if (!aleph_origin_of(url, 0, origin)) {
+        return 0;
+    }
+    if (!list) {
+        return !strcmp(origin, cred->audience_origin);
+    }
+    for (i = 0; i < list->nelts; i++) {
+        if (!strcmp(origin, APR_ARRAY_IDX(list, i, const char *))) {
             return 1;
         }
     }
@@ -121,11 +150,17 @@ static int aleph_fixups(request_rec *r)
     if (c->auth != 1 || !is_forwarded(r)) {
         return DECLINED;
     }
-    /* Whatever happens next, the client's own copies never go upstream. */
+    /*
+     * Whatever happens next, the client's own credentials never go upstream:
+     * neither the configured headers nor the usual ones under other names.
+     */
     token_header = aleph_conf_token_header(c);
     contract_header = aleph_conf_contract_header(c);
     apr_table_unset(r->headers_in, token_header);
     apr_table_unset(r->headers_in, contract_header);
+    apr_table_unset(r->headers_in, "Authorization");
+    apr_table_unset(r->headers_in, ALEPH_DEFAULT_TOKEN_HEADER);
+    apr_table_unset(r->headers_in, ALEPH_DEFAULT_CONTRACT_HEADER);
 
     if (!backend_carries_headers(r->filename + 6)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -139,6 +174,15 @@ static int aleph_fixups(request_rec *r)
     if (!cred) {
         return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "configuration_error",
                       "The gateway's credential configuration is inconsistent.", 0);
+    }
+    if (!upstream_allowed(c, cred, r->filename + 6)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "ALEPH00023: the request for %s would be forwarded to %s, "
+                      "which is not an allowed upstream of credential %s; refused "
+                      "without sending the token (see AlephUpstream)",
+                      r->uri, r->filename + 6, cred->fingerprint);
+        return refuse(r, HTTP_BAD_GATEWAY, "upstream_not_allowed",
+                      "The gateway does not send credentials to this upstream.", 0);
     }
     token = apr_palloc(r->pool, ALEPH_TOKEN_MAX_LEN + 1);
     aleph_cache_get(r->pool, cred->slot, &cred->req, aleph_provider_fetch(),

@@ -15,6 +15,7 @@
 #include <mod_proxy.h>
 
 #include "aleph_credential.h"
+#include "aleph_origin.h"
 #include "aleph_secret.h"
 #include "mod_aleph.h"
 
@@ -35,15 +36,6 @@ typedef struct {
     int errors;
 } scan_t;
 
-/* Whether a section sets anything that goes into its credential. */
-static int sets_credential(const aleph_dir_conf_t *c)
-{
-    return c->token_url || c->client_id || c->secret_spec || c->audience
-        || c->scope || c->body != ALEPH_UNSET || c->client_auth != ALEPH_UNSET
-        || c->timeout != ALEPH_UNSET || c->refresh_margin != ALEPH_UNSET
-        || c->backoff_max != ALEPH_UNSET;
-}
-
 static int same_str(const char *a, const char *b)
 {
     return a == b || (a && b && !strcmp(a, b));
@@ -52,19 +44,24 @@ static int same_str(const char *a, const char *b)
 /* Whether cred is what configuration c describes, compared by value. */
 static int same_credential(const aleph_cred_t *cred, const aleph_dir_conf_t *c)
 {
-    const aleph_token_request_t *a = &cred->req;
-    aleph_token_request_t b;
-    aleph_cache_policy_t pol;
+    const aleph_cred_conf_t *a = &cred->src->cc, *b = &c->cc;
+    aleph_token_request_t ra, rb;
+    aleph_cache_policy_t pa, pb;
 
-    aleph_conf_token_request(c, &b);
-    aleph_conf_policy(c, &pol);
-    return same_str(a->token_url, b.token_url) && same_str(a->client_id, b.client_id)
-        && same_str(cred->secret_spec, c->secret_spec)
-        && same_str(a->audience, b.audience) && same_str(a->scope, b.scope)
-        && a->body == b.body && a->client_auth == b.client_auth
-        && a->timeout == b.timeout
-        && cred->policy.refresh_margin == pol.refresh_margin
-        && cred->policy.backoff_max == pol.backoff_max;
+    /* Compare effective values: an unset field equals its default. */
+    aleph_conf_token_request(cred->src, &ra);
+    aleph_conf_token_request(c, &rb);
+    aleph_conf_policy(cred->src, &pa);
+    aleph_conf_policy(c, &pb);
+    return same_str(ra.token_url, rb.token_url) && same_str(ra.client_id, rb.client_id)
+        && same_str(a->secret_spec, b->secret_spec)
+        && same_str(ra.audience, rb.audience) && same_str(ra.scope, rb.scope)
+        && same_str(ra.ca_file, rb.ca_file) && same_str(ra.ca_path, rb.ca_path)
+        && same_str(ra.client_cert, rb.client_cert)
+        && same_str(ra.client_key, rb.client_key) && same_str(ra.proxy, rb.proxy)
+        && ra.body == rb.body && ra.client_auth == rb.client_auth
+        && ra.timeout == rb.timeout && pa.refresh_margin == pb.refresh_margin
+        && pa.backoff_max == pb.backoff_max;
 }
 
 static const char *load_secret(scan_t *sc, const char *spec, const char *scope)
@@ -89,6 +86,8 @@ static const char *load_secret(scan_t *sc, const char *spec, const char *scope)
                      "by other users; make it readable by root only (chmod 600)",
                      scope, spec + 5);
     }
+    apr_pool_cleanup_register(sc->pconf, secret, aleph_secret_wipe,
+                              apr_pool_cleanup_null);
     apr_hash_set(sc->secrets, spec, APR_HASH_KEY_STRING, secret);
     return secret;
 }
@@ -108,16 +107,17 @@ static const aleph_cred_t *resolve(scan_t *sc, const aleph_dir_conf_t *eff,
         }
     }
     aleph_conf_token_request(eff, &req);
-    req.client_secret = load_secret(sc, eff->secret_spec, scope);
+    req.client_secret = load_secret(sc, eff->cc.secret_spec, scope);
     if (!req.client_secret) {
         return NULL;
     }
     cred = apr_pcalloc(sc->pconf, sizeof(*cred));
     cred->req = req;
-    cred->secret_spec = eff->secret_spec;
+    cred->secret_spec = eff->cc.secret_spec;
     cred->scope_name = scope;
     cred->src = eff;
     aleph_conf_policy(eff, &cred->policy);
+    cred->audience_origin = aleph_origin_https(sc->pconf, req.audience);
     aleph_credential_key(&req, cred->key);
     cred->fingerprint = aleph_fingerprint(sc->pconf, cred->key, sizeof(cred->key));
     APR_ARRAY_PUSH(creds, aleph_cred_t *) = cred;
@@ -130,20 +130,28 @@ static void check_scope(scan_t *sc, aleph_dir_conf_t *section,
 {
     const aleph_dir_conf_t *eff = section == base ? base
         : aleph_merge_dir_conf(sc->pconf, (void *)base, section);
+    const aleph_cred_t *cred;
 
     section->cred = NULL;       /* NULL inherits the enclosing scope's */
-    if ((section == base || sets_credential(section))
-        && eff->client_id && eff->secret_spec) {
+    if ((section == base || aleph_conf_sets_credential(section))
+        && eff->cc.client_id && eff->cc.secret_spec) {
         section->cred = resolve(sc, eff, scope);
         if (!section->cred) {
             return;
         }
     }
-    if (eff->auth == 1 && (!eff->client_id || !eff->secret_spec)) {
+    cred = section->cred ? section->cred : eff->cred;
+    if (eff->auth == 1 && cred && !eff->upstreams && !cred->audience_origin) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL,
+                     "ALEPH00022: %s: AlephAuth On without AlephUpstream, and the "
+                     "audience is not an https URL: tokens go wherever this scope "
+                     "proxies to; list the allowed origins with AlephUpstream", scope);
+    }
+    if (eff->auth == 1 && (!eff->cc.client_id || !eff->cc.secret_spec)) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
                      "ALEPH00001: %s: AlephAuth On needs %s; add it to this "
                      "scope or an enclosing one", scope,
-                     !eff->client_id ? "AlephClientID" : "AlephClientSecret");
+                     !eff->cc.client_id ? "AlephClientID" : "AlephClientSecret");
         sc->errors++;
     }
 }
@@ -247,14 +255,7 @@ const aleph_cred_t *aleph_scopes_cred_for(request_rec *r, const aleph_dir_conf_t
     int i;
 
     /* The usual case: the scope's own resolution, checked by identity. */
-    if (cred && cred->src->token_url == c->token_url
-        && cred->src->client_id == c->client_id
-        && cred->src->secret_spec == c->secret_spec
-        && cred->src->audience == c->audience && cred->src->scope == c->scope
-        && cred->src->body == c->body && cred->src->client_auth == c->client_auth
-        && cred->src->timeout == c->timeout
-        && cred->src->refresh_margin == c->refresh_margin
-        && cred->src->backoff_max == c->backoff_max) {
+    if (cred && !memcmp(&cred->src->cc, &c->cc, sizeof(c->cc))) {
         return cred;
     }
     /* Sections combined at request time (nested <Location>s): by value. */

@@ -59,6 +59,9 @@ $ssl
 AlephTokenURL $token_url
 AlephClientID $client_id
 AlephClientSecret $secret
+# Tokens go only to this origin (the default is the audience's, which the
+# fake is not).
+AlephUpstream $upstream
 
 <Location /aleph-status>
     SetHandler aleph-status

@@ -5,7 +5,11 @@ Standard library only (Python 3.11).  Binds 127.0.0.1 only.
 
 Usage:
   python3 t/fake_aleph.py [--port N] [--port-file PATH] [--secret S]
-                          [--fixtures DIR] [--tls-cert F --tls-key K] [--verbose]
+                          [--fixtures DIR] [--tls-cert F --tls-key K
+                          [--tls-client-ca CA]] [--verbose]
+
+  --tls-cert/--tls-key serve HTTPS; --tls-client-ca also requires a client
+  certificate signed by CA (mutual TLS) and refuses the handshake without.
 
 Token endpoint: POST <any path ending in /oauth/token>?mode=...&delay=...&...
   Query parameters choose the behaviour of each request:
@@ -17,7 +21,10 @@ Token endpoint: POST <any path ending in /oauth/token>?mode=...&delay=...&...
     token_type=X         default Bearer ("absent" omits the field)
     status=N             with mode=http (default 500)
     error=CODE, error_description=TEXT   with mode=http: JSON error body
+    echo_secret=1        with mode=http and error: the description repeats
+                         the client_secret received (a careless endpoint)
     retry_after=N        add a Retry-After header (any mode that sends headers)
+    accept_any_secret=1  accept any non-empty client secret, not only --secret
   Credential / grant_type checks (400 / 401) apply to mode=ok and to the
   token-shaped modes (crlf space nul notoken emptytoken numtoken bigtoken
   notbearer); the other modes answer whatever the credentials.
@@ -26,7 +33,10 @@ Admin (any method):
   /_health                     {"ok":true}
   /_calls?client_id=X          {"client_id":X,"calls":N}
   /_calls                      {"calls":{id:n,...},"total":T,"anonymous":A}
-  /_last?client_id=X           last token request of X (404 if none)
+  /_last?client_id=X           last token request of X (404 if none); its
+                               "via_proxy" is true when the request line was in
+                               absolute form (http://host/...), i.e. the request
+                               came through an HTTP proxy
   /_reset                      clear every counter, record and issued token
   /_revoke[?client_id=X]       forget issued tokens (all, or those of X)
   /_api_calls[?prefix=P]       {"prefix":P,"calls":N} API requests whose path starts with P
@@ -271,7 +281,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         raw = self.path
-        if raw.lower().startswith(("http://", "https://")):
+        # Absolute form: what a client sends to an HTTP proxy (RFC 9112 3.2.2).
+        self.via_proxy = raw.lower().startswith(("http://", "https://"))
+        if self.via_proxy:
             u = urlsplit(raw)
             path, query = u.path or "/", u.query
         else:
@@ -441,6 +453,7 @@ class Handler(BaseHTTPRequestHandler):
                     "method": self.command,
                     "path": self.url_path,
                     "query": self.url_query,
+                    "via_proxy": self.via_proxy,
                     "content_type": ctype,
                     "body_kind": kind,
                     "body": text,
@@ -472,7 +485,8 @@ class Handler(BaseHTTPRequestHandler):
             return
 
         if mode in TOKEN_SHAPED_MODES:
-            failure = self.check_client(fields, err, basic, client_id)
+            failure = self.check_client(fields, err, basic, client_id,
+                                        first(params, "accept_any_secret") == "1")
             if failure is not None:
                 code, obj, hdrs = failure
                 self.send_json(code, obj, headers=list(hdrs) + extra)
@@ -480,7 +494,7 @@ class Handler(BaseHTTPRequestHandler):
 
         getattr(self, "mode_" + mode)(params, client_id, n, fields, extra)
 
-    def check_client(self, fields, err, basic, client_id):
+    def check_client(self, fields, err, basic, client_id, any_secret=False):
         if err is not None:
             return 400, {"error": "invalid_request", "error_description": err}, ()
         if basic is not None and ("client_id" in fields or "client_secret" in fields):
@@ -497,7 +511,11 @@ class Handler(BaseHTTPRequestHandler):
             secret = basic.get("client_secret") if basic["ok"] else None
         else:
             secret = fields.get("client_secret")
-        if client_id is None or secret != self.server.secret:
+        if any_secret:
+            secret_ok = isinstance(secret, str) and secret != ""
+        else:
+            secret_ok = secret == self.server.secret
+        if client_id is None or not secret_ok:
             hdrs = ()
             if basic is not None:
                 hdrs = (("WWW-Authenticate", 'Basic realm="fake-aleph"'),)
@@ -630,6 +648,8 @@ class Handler(BaseHTTPRequestHandler):
         if error is not None:
             obj = {"error": error}
             desc = first(params, "error_description")
+            if first(params, "echo_secret") == "1":
+                desc = "wrong client_secret '%s'" % fields.get("client_secret")
             if desc is not None:
                 obj["error_description"] = desc
             self.send_json(status, obj, headers=extra)
@@ -768,12 +788,20 @@ class Server(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         if self.ssl_ctx is None:
             return super().finish_request(request, client_address)
+        # A second descriptor keeps the connection open when the TLS socket
+        # closes after a failed handshake: closing at once, with the client's
+        # request unread, sends a reset that can overtake the TLS alert
+        # (with TLS 1.3 a refused client certificate is reported only after
+        # the client has sent its request). Close like httpd: FIN, drain.
+        raw = request.dup()
         try:
             request.settimeout(30)
             tls = self.ssl_ctx.wrap_socket(request, server_side=True)
         except (OSError, ValueError) as e:
             log("TLS handshake failed: %s" % e)
+            lingering_close(raw)
             return
+        raw.close()
         try:
             self.RequestHandlerClass(tls, client_address, self)
         finally:
@@ -791,6 +819,20 @@ class Server(ThreadingHTTPServer):
         import traceback
         sys.stderr.write("fake_aleph: unexpected error\n")
         traceback.print_exc()
+
+
+def lingering_close(sock, seconds=2.0):
+    """Half-close, read what the client still sends, then close."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(seconds)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 def load_fixtures(d):
@@ -822,12 +864,15 @@ def main(argv=None):
     ap.add_argument("--fixtures", default=os.path.join(here, "fixtures", "aleph"))
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args(argv)
     VERBOSE = a.verbose
 
     if bool(a.tls_cert) != bool(a.tls_key):
         ap.error("--tls-cert and --tls-key go together")
+    if a.tls_client_ca and not a.tls_cert:
+        ap.error("--tls-client-ca needs --tls-cert and --tls-key")
     try:
         fixtures = load_fixtures(a.fixtures)
     except OSError as e:
@@ -836,6 +881,9 @@ def main(argv=None):
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        if a.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cafile=a.tls_client_ca)
 
     try:
         import resource

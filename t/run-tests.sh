@@ -18,35 +18,89 @@ if [ -n "${ALEPH_TEST_COPY:-}" ] || ! runuser -u nobody -- test -x "$PWD/t/htdoc
 fi
 
 work=$(mktemp -d /tmp/mod_aleph-fake.XXXXXX)
-export ALEPH_TEST_SECRET=fake-secret
-python3 t/fake_aleph.py --port-file "$work/port" --secret "$ALEPH_TEST_SECRET" &
-fake_pid=$!
-trap 'kill $fake_pid 2>/dev/null; t/TEST -stop-httpd >/dev/null 2>&1; rm -rf "$work" ${copy:+"$copy"}' EXIT
-for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
-if [ ! -s "$work/port" ]; then
-    echo "fake Aleph did not start" >&2
+fake_pids=""
+trap 'kill $fake_pids 2>/dev/null; t/TEST -stop-httpd >/dev/null 2>&1; rm -rf "$work" ${copy:+"$copy"}' EXIT
+
+# A private CA, a certificate for the fake token endpoint valid for
+# IP:127.0.0.1 only (so https://localhost/ is a name mismatch) and a client
+# certificate, for the TLS tests. Made afresh for each run; git-ignored.
+tls=t/conf/tls
+rm -rf "$tls"
+mkdir -p "$tls"
+make_cert() {  # name subject extensions [CA options...]
+    local name=$1 subject=$2 ext=$3
+    shift 3
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$tls/$name.key" -out "$tls/$name.csr" -subj "$subject" 2>/dev/null &&
+    printf '%b' "$ext" > "$tls/$name.ext" &&
+    openssl x509 -req -in "$tls/$name.csr" -days 2 -sha256 -extfile "$tls/$name.ext" \
+        -out "$tls/$name.pem" "$@" 2>/dev/null
+}
+if ! make_cert ca "/CN=mod_aleph test CA" \
+        'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' \
+        -signkey "$tls/ca.key" ||
+   ! make_cert server "/CN=mod_aleph fake token endpoint" \
+        'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+        -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -set_serial 2 ||
+   ! make_cert client "/CN=mod_aleph test client" \
+        'extendedKeyUsage=clientAuth\n' \
+        -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -set_serial 3; then
+    echo "cannot make the test certificates with openssl" >&2
     exit 1
 fi
-export ALEPH_FAKE_PORT=$(cat "$work/port")
+mkdir "$tls/hashed"
+cp "$tls/ca.pem" "$tls/hashed/"
+openssl rehash "$tls/hashed" 2>/dev/null || c_rehash "$tls/hashed" >/dev/null
+# libcurl reads the client key in the children, which run as nobody.
+chmod 644 "$tls"/*.*
+
+# The fakes: plain HTTP (token endpoint and API), HTTPS, and HTTPS that
+# requires a client certificate signed by the test CA.
+export ALEPH_TEST_SECRET=fake-secret
+start_fake() {  # name [options...]
+    local name=$1
+    shift
+    python3 t/fake_aleph.py --port-file "$work/$name.port" --secret "$ALEPH_TEST_SECRET" "$@" &
+    fake_pids="$fake_pids $!"
+    for _ in $(seq 100); do [ -s "$work/$name.port" ] && return 0; sleep 0.1; done
+    echo "fake Aleph ($name) did not start" >&2
+    exit 1
+}
+start_fake plain
+start_fake tls --tls-cert "$tls/server.pem" --tls-key "$tls/server.key"
+start_fake mtls --tls-cert "$tls/server.pem" --tls-key "$tls/server.key" \
+    --tls-client-ca "$tls/ca.pem"
+export ALEPH_FAKE_PORT=$(cat "$work/plain.port")
 export ALEPH_FAKE_URL="http://127.0.0.1:$ALEPH_FAKE_PORT"
+export ALEPH_FAKE_TLS_PORT=$(cat "$work/tls.port")
+export ALEPH_FAKE_MTLS_PORT=$(cat "$work/mtls.port")
 
 # The secret file the test configuration names; only root may read it.
 umask 077
 printf 'fake-secret\n' > t/conf/secret.txt
+# The secret t/80_security.t rotates (any secret is accepted for it).
+printf 'rotating-secret-0\n' > t/conf/rotating-secret.txt
 umask 022
 
 failed=""
 for mpm in ${ALEPH_TEST_MPMS:-prefork event}; do
     echo "# ===== $mpm MPM ====="
     curl -s "$ALEPH_FAKE_URL/_reset" >/dev/null
+    curl -s --cacert "$tls/ca.pem" "https://127.0.0.1:$ALEPH_FAKE_TLS_PORT/_reset" >/dev/null
+    curl -s --cacert "$tls/ca.pem" --cert "$tls/client.pem" --key "$tls/client.key" \
+        "https://127.0.0.1:$ALEPH_FAKE_MTLS_PORT/_reset" >/dev/null
     t/TEST -clean >/dev/null 2>&1
-    if ! t/TEST -start-httpd -httpd_conf "$PWD/t/conf/base-$mpm.conf" \
+    # Proxy variables that lead nowhere: token requests must ignore them
+    # (t/80_security.t). Only httpd gets them, not this script's curl.
+    if ! env -u no_proxy -u NO_PROXY http_proxy=http://127.0.0.1:9 \
+            HTTPS_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
+            t/TEST -start-httpd -httpd_conf "$PWD/t/conf/base-$mpm.conf" \
             -port "${ALEPH_TEST_PORT:-8529}" -minclients 8 -maxclients 64 -threadsperchild 16 >"$work/start.log" 2>&1; then
         cat "$work/start.log"
         failed="$failed $mpm"
         continue
     fi
-    ALEPH_MPM=$mpm prove ${PROVE_FLAGS:-} t/*.t || failed="$failed $mpm"
+    ALEPH_MPM=$mpm prove ${PROVE_FLAGS:-} ${ALEPH_TESTS:-t/*.t} || failed="$failed $mpm"
     t/TEST -stop-httpd >/dev/null 2>&1
 done
 

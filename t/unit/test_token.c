@@ -773,6 +773,18 @@ static void test_fetch_stub(apr_pool_t *p)
     is(res.oauth_error, "invalid_client", "fetch 400: oauth_error");
     is_int(res.http_status, 400, "fetch 400: http_status");
 
+    /* An endpoint that echoes the secret: it must not reach logs or status. */
+    resp = http_response(p, "401 Unauthorized", "",
+                         "{\"error\":\"bad s3cr\\\"et\",\"error_description\":"
+                         "\"secret s3cr\\\"et is wrong; s3cr\\\"et!\"}");
+    fetch_stub(p, &req, resp, strlen(resp), 0, &res, &rv);
+    is(res.reason, ALEPH_R_OAUTH_ERROR, "fetch 401 echoing the secret: reason");
+    is(res.oauth_error, "bad [secret]", "... the secret is redacted from the error");
+    is(res.oauth_error_description, "secret [secret] is wrong; [secret]!",
+       "... and from the description, every copy");
+    ok(res.detail && !strstr(res.detail, "s3cr") && strstr(res.detail, "[secret]"),
+       "... and from the detail");
+
     resp = http_response(p, "429 Too Many Requests", "Retry-After: 30\r\n",
                          "");
     fetch_stub(p, &req, resp, strlen(resp), 0, &res, &rv);
