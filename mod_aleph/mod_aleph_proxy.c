@@ -145,7 +145,10 @@ static int aleph_fixups(request_rec *r)
     aleph_cache_answer_t answer;
     aleph_injection_t *inj;
     const char *token_header, *contract_header;
-    char *token;
+    /* On the stack: only the header value, at its exact size, goes to the pool. */
+    char token[ALEPH_TOKEN_MAX_LEN + 1];
+    apr_size_t prefix_len;
+    char *value;
 
     if (c->auth != 1 || !is_forwarded(r)) {
         return DECLINED;
@@ -158,9 +161,15 @@ static int aleph_fixups(request_rec *r)
     contract_header = aleph_conf_contract_header(c);
     apr_table_unset(r->headers_in, token_header);
     apr_table_unset(r->headers_in, contract_header);
-    apr_table_unset(r->headers_in, "Authorization");
-    apr_table_unset(r->headers_in, ALEPH_DEFAULT_TOKEN_HEADER);
-    apr_table_unset(r->headers_in, ALEPH_DEFAULT_CONTRACT_HEADER);
+    if (strcasecmp(token_header, "Authorization")) {
+        apr_table_unset(r->headers_in, "Authorization");
+    }
+    if (strcasecmp(token_header, ALEPH_DEFAULT_TOKEN_HEADER)) {
+        apr_table_unset(r->headers_in, ALEPH_DEFAULT_TOKEN_HEADER);
+    }
+    if (strcasecmp(contract_header, ALEPH_DEFAULT_CONTRACT_HEADER)) {
+        apr_table_unset(r->headers_in, ALEPH_DEFAULT_CONTRACT_HEADER);
+    }
 
     if (!backend_carries_headers(r->filename + 6)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -184,7 +193,6 @@ static int aleph_fixups(request_rec *r)
         return refuse(r, HTTP_BAD_GATEWAY, "upstream_not_allowed",
                       "The gateway does not send credentials to this upstream.", 0);
     }
-    token = apr_palloc(r->pool, ALEPH_TOKEN_MAX_LEN + 1);
     aleph_cache_get(r->pool, cred->slot, &cred->req, aleph_provider_fetch(),
                     &cred->policy, token, &answer);
     if (answer.fetched) {
@@ -212,7 +220,11 @@ static int aleph_fixups(request_rec *r)
     inj = apr_palloc(r->pool, sizeof(*inj));
     inj->token_header = token_header;
     inj->token_prefix = aleph_conf_token_prefix(c);
-    inj->token_value = apr_pstrcat(r->pool, inj->token_prefix, token, NULL);
+    prefix_len = strlen(inj->token_prefix);
+    value = apr_palloc(r->pool, prefix_len + answer.meta.token_len + 1);
+    memcpy(value, inj->token_prefix, prefix_len);
+    memcpy(value + prefix_len, token, answer.meta.token_len + 1);
+    inj->token_value = value;
     inj->contract_header = contract_header;
     inj->contract = c->contract && *c->contract ? c->contract : NULL;
     inj->cred = cred;
