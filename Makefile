@@ -24,9 +24,9 @@ UNIT_TESTS = $(patsubst t/unit/%.c,t/unit/bin/%,$(wildcard t/unit/test_*.c))
 
 # Debian packages the build, the tests and the demo need.
 DEPS = apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libapache2-mod-perl2 \
-       libwww-perl python3 curl wrk valgrind
+       libwww-perl python3 curl wrk valgrind clang libclang-rt-14-dev
 
-.PHONY: all deps test unit run install clean
+.PHONY: all deps test unit fuzz fuzzers run install clean
 
 all: $(MODULE)
 
@@ -51,6 +51,24 @@ t/unit/bin/%: t/unit/%.c $(CORE_SRC) $(HEADERS) t/unit/tap.h
 
 unit: $(UNIT_TESTS)
 
+# libFuzzer harnesses of the core (clang only), each run FUZZ_SECONDS.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZERS       = $(patsubst t/fuzz/%.c,t/fuzz/bin/%,$(wildcard t/fuzz/fuzz_*.c))
+
+t/fuzz/bin/%: t/fuzz/%.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p t/fuzz/bin
+	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) $(APR_CFLAGS) -Imod_aleph -o $@ $< $(CORE_SRC) \
+	    $(APR_LIBS) -lcurl -ljansson
+
+fuzzers: $(FUZZERS)
+
+fuzz: deps
+	$(MAKE) fuzzers
+	bash t/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
 test: deps
 	$(MAKE) all unit
 	bash t/run-tests.sh
@@ -66,5 +84,5 @@ install: all
 
 clean:
 	rm -rf mod_aleph/.libs mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
-	       t/unit/bin t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
+	       t/unit/bin t/fuzz/bin t/fuzz/artifacts t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
 	       t/logs t/htdocs/index.html
