@@ -7,6 +7,11 @@ APACHE2   ?= /usr/sbin/apache2
 WARN       = -Wall -Wextra
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
+# SANITIZE=1: module and unit tests with AddressSanitizer and UBSan (gcc's
+# runtimes; t/run-tests.sh preloads libasan into the httpd it starts).
+SANITIZE  ?=
+SAN_CFLAGS = $(if $(SANITIZE),-g -fsanitize=address$(comma)undefined -fno-omit-frame-pointer)
+SAN_LIBS   = $(if $(SANITIZE),-lasan -lubsan)
 
 CORE_SRC  = mod_aleph/aleph_token.c mod_aleph/aleph_store.c mod_aleph/aleph_cache.c \
             mod_aleph/aleph_policy.c mod_aleph/aleph_credential.c mod_aleph/aleph_secret.c \
@@ -25,16 +30,24 @@ UNIT_TESTS = $(patsubst t/unit/%.c,t/unit/bin/%,$(wildcard t/unit/test_*.c))
 
 # Debian packages the build, the tests and the demo need.
 DEPS = apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libapache2-mod-perl2 \
-       libwww-perl python3 curl wrk valgrind
+       libwww-perl python3 curl wrk valgrind clang libclang-rt-14-dev
 
-.PHONY: all deps test unit run install clean
+.PHONY: all deps test unit fuzz fuzzers run install clean FORCE
 
 all: $(MODULE)
 
-$(MODULE): $(CORE_SRC) $(GLUE_SRC) $(HEADERS)
-	cd mod_aleph && $(APXS) -c -n aleph -Wc,"$(WARN) $(EXTRA_CFLAGS)" \
+$(MODULE): $(CORE_SRC) $(GLUE_SRC) $(HEADERS) mod_aleph/.build-flags
+	cd mod_aleph && $(APXS) -c -n aleph -Wc,"$(WARN) $(EXTRA_CFLAGS) $(SAN_CFLAGS)" \
 	    $(if $(EXTRA_LDFLAGS),-Wl$(comma)$(EXTRA_LDFLAGS)) \
-	    -o mod_aleph.la $(notdir $(GLUE_SRC) $(CORE_SRC)) -lcurl -ljansson
+	    -o mod_aleph.la $(notdir $(GLUE_SRC) $(CORE_SRC)) -lcurl -ljansson $(SAN_LIBS)
+
+# Rewritten when the compiler flags change, so that switching SANITIZE
+# (or EXTRA_CFLAGS) rebuilds everything.
+BUILD_FLAGS = $(WARN) $(EXTRA_CFLAGS) $(SAN_CFLAGS) $(EXTRA_LDFLAGS)
+mod_aleph/.build-flags: FORCE
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+
+FORCE:
 
 comma := ,
 
@@ -45,16 +58,35 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-t/unit/bin/%: t/unit/%.c $(CORE_SRC) $(HEADERS) t/unit/tap.h
+t/unit/bin/%: t/unit/%.c $(CORE_SRC) $(HEADERS) t/unit/tap.h mod_aleph/.build-flags
 	@mkdir -p t/unit/bin
-	$(CC) $(WARN) -g $(EXTRA_CFLAGS) $(APR_CFLAGS) -Imod_aleph -o $@ $< $(CORE_SRC) \
+	$(CC) $(WARN) -g $(EXTRA_CFLAGS) $(SAN_CFLAGS) $(if $(SANITIZE),-fno-sanitize-recover=undefined) \
+	    $(APR_CFLAGS) -Imod_aleph -o $@ $< $(CORE_SRC) \
 	    $(APR_LIBS) -lcurl -ljansson $(EXTRA_LDFLAGS)
 
 unit: $(UNIT_TESTS)
 
+# libFuzzer harnesses of the core (clang only), each run FUZZ_SECONDS.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZERS       = $(patsubst t/fuzz/%.c,t/fuzz/bin/%,$(wildcard t/fuzz/fuzz_*.c))
+
+t/fuzz/bin/%: t/fuzz/%.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p t/fuzz/bin
+	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) $(APR_CFLAGS) -Imod_aleph -o $@ $< $(CORE_SRC) \
+	    $(APR_LIBS) -lcurl -ljansson
+
+fuzzers: $(FUZZERS)
+
+fuzz: deps
+	$(MAKE) fuzzers
+	bash t/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
 test: deps
 	$(MAKE) all unit
-	bash t/run-tests.sh
+	SANITIZE=$(SANITIZE) bash t/run-tests.sh
 
 run: deps
 	$(MAKE) all
@@ -66,6 +98,6 @@ install: all
 	install -D -m 644 conf/aleph.conf $(DESTDIR)/etc/apache2/mods-available/aleph.conf
 
 clean:
-	rm -rf mod_aleph/.libs mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
-	       t/unit/bin t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
+	rm -rf mod_aleph/.libs mod_aleph/.build-flags mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
+	       t/unit/bin t/fuzz/bin t/fuzz/artifacts t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
 	       t/logs t/htdocs/index.html t/conf/tls t/conf/rotating-secret.txt

@@ -39,6 +39,11 @@ Admin (any method):
                                came through an HTTP proxy
   /_reset                      clear every counter, record and issued token
   /_revoke[?client_id=X]       forget issued tokens (all, or those of X)
+  /_mode?client_id=X&mode=...  from now on, token requests of X behave as if
+                               these parameters (any of the token endpoint's,
+                               e.g. mode=http&status=500) were added to the
+                               token URL, overriding its own
+  /_mode?client_id=X           clear that override (/_reset clears them all)
   /_api_calls[?prefix=P]       {"prefix":P,"calls":N} API requests whose path starts with P
   /_api_last?prefix=P          last API request (echo shape) whose path starts with P
 
@@ -116,6 +121,7 @@ class State:
         self.api_paths = {}       # path -> count
         self.api_last = []        # recent echo records (bounded)
         self.once_keys = set()    # status401-once keys already failed
+        self.overrides = {}       # client_id -> token URL parameters (/_mode)
 
 
 STATE = State()
@@ -349,6 +355,21 @@ class Handler(BaseHTTPRequestHandler):
                 n = len(gone)
         self.send_json(200, {"ok": True, "revoked": n})
 
+    def admin_mode(self, params):
+        cid = first(params, "client_id")
+        if cid is None:
+            self.send_json(400, {"error": "invalid_request",
+                                 "error_description": "fake_aleph: client_id missing"})
+            return
+        over = {k: v for k, v in params.items() if k != "client_id"}
+        with STATE.lock:
+            if over:
+                STATE.overrides[cid] = over
+            else:
+                STATE.overrides.pop(cid, None)
+        self.send_json(200, {"client_id": cid,
+                             "override": {k: v[0] for k, v in over.items()}})
+
     def admin_api_calls(self, params):
         prefix = first(params, "prefix", "")
         with STATE.lock:
@@ -436,10 +457,13 @@ class Handler(BaseHTTPRequestHandler):
                                  "error_description": "use POST"},
                            headers=[("Allow", "POST")])
             return
-        mode = first(params, "mode", "ok")
         kind, ctype, text, fields, err, basic, client_id = self.parse_token_request(body)
 
         with STATE.lock:
+            over = STATE.overrides.get(client_id) if client_id is not None else None
+            if over:
+                params = dict(params)
+                params.update(over)
             if client_id is not None:
                 n = STATE.calls.get(client_id, 0) + 1
                 STATE.calls[client_id] = n
@@ -466,6 +490,7 @@ class Handler(BaseHTTPRequestHandler):
                     "headers": self.headers_dict(),
                 }
 
+        mode = first(params, "mode", "ok")
         extra = []
         ra = first(params, "retry_after")
         if ra is not None:
@@ -762,6 +787,7 @@ ADMIN = {
     "/_last": Handler.admin_last,
     "/_reset": Handler.admin_reset,
     "/_revoke": Handler.admin_revoke,
+    "/_mode": Handler.admin_mode,
     "/_api_calls": Handler.admin_api_calls,
     "/_api_last": Handler.admin_api_last,
 }

@@ -82,6 +82,32 @@ printf 'fake-secret\n' > t/conf/secret.txt
 printf 'rotating-secret-0\n' > t/conf/rotating-secret.txt
 umask 022
 
+# SANITIZE=1 (make test SANITIZE=1): the module is built with ASan and
+# UBSan, but httpd is not, so the ASan runtime must be preloaded into the
+# httpd Apache::Test starts (and only there). Reports go to files, which
+# fail the run.
+san_env=()
+if [ -n "${SANITIZE:-}" ]; then
+    asan_lib=$(${CC:-gcc} -print-file-name=libasan.so)
+    if [ ! -e "$asan_lib" ]; then
+        echo "SANITIZE: libasan.so not found ($asan_lib)" >&2
+        exit 1
+    fi
+    san_dir="$work/sanitizer"
+    mkdir -p "$san_dir"
+    chmod 711 "$work"                 # the children run as nobody
+    chmod 1777 "$san_dir"
+    san_env=(LD_PRELOAD="$asan_lib"
+             ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:log_path=$san_dir/asan"
+             UBSAN_OPTIONS="print_stacktrace=1:log_path=$san_dir/ubsan")
+    # Tests that run apache2 themselves (apache2 -t) use $APACHE2.
+    printf '#!/bin/sh\nexec env %s %s "$@"\n' "${san_env[*]}" "${APACHE2:-/usr/sbin/apache2}" \
+        > "$work/apache2-sanitized"
+    chmod 755 "$work/apache2-sanitized"
+    export APACHE2="$work/apache2-sanitized"
+    echo "# sanitizers on: $asan_lib preloaded into httpd, reports in $san_dir"
+fi
+
 failed=""
 for mpm in ${ALEPH_TEST_MPMS:-prefork event}; do
     echo "# ===== $mpm MPM ====="
@@ -94,6 +120,7 @@ for mpm in ${ALEPH_TEST_MPMS:-prefork event}; do
     # (t/80_security.t). Only httpd gets them, not this script's curl.
     if ! env -u no_proxy -u NO_PROXY http_proxy=http://127.0.0.1:9 \
             HTTPS_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
+            ${san_env[@]+"${san_env[@]}"} \
             t/TEST -start-httpd -httpd_conf "$PWD/t/conf/base-$mpm.conf" \
             -port "${ALEPH_TEST_PORT:-8529}" -minclients 8 -maxclients 64 -threadsperchild 16 >"$work/start.log" 2>&1; then
         cat "$work/start.log"
@@ -103,6 +130,14 @@ for mpm in ${ALEPH_TEST_MPMS:-prefork event}; do
     ALEPH_MPM=$mpm prove ${PROVE_FLAGS:-} ${ALEPH_TESTS:-t/*.t} || failed="$failed $mpm"
     t/TEST -stop-httpd >/dev/null 2>&1
 done
+
+if [ -n "${SANITIZE:-}" ] && compgen -G "$san_dir/*" >/dev/null; then
+    for f in "$san_dir"/*; do
+        echo "# ===== $f ====="
+        cat "$f"
+    done
+    failed="$failed sanitizers"
+fi
 
 if [ -n "$failed" ]; then
     echo "FAILED under:$failed"

@@ -226,6 +226,7 @@ static void test_store_processes(apr_pool_t *p)
 static int fetch_calls;
 static int fetch_fail;
 static apr_int64_t fetch_lifetime = 3600;
+static apr_interval_time_t fetch_retry_after;
 
 static apr_status_t fake_fetch(apr_pool_t *p, const aleph_token_request_t *req,
                                aleph_token_result_t *res)
@@ -236,6 +237,7 @@ static apr_status_t fake_fetch(apr_pool_t *p, const aleph_token_request_t *req,
         res->reason = ALEPH_R_HTTP_STATUS;
         res->detail = "The token endpoint answered HTTP 500.";
         res->http_status = 500;
+        res->retry_after = fetch_retry_after;
         return APR_EGENERAL;
     }
     res->access_token = apr_psprintf(p, "tok-%d", fetch_calls);
@@ -321,6 +323,63 @@ static void test_cache(apr_pool_t *p)
     aleph_cache_get(p, slot, &req, fake_fetch, &pol, buf, &ans);
     ok(ans.outcome == ALEPH_CACHE_FAILED && ans.fetched && ans.retry_at > aleph_clock_now()
        && !strcmp(ans.result.reason, ALEPH_R_HTTP_STATUS), "a failed cold fetch says why and when");
+    fetch_fail = 0;
+}
+
+/* Backoff belongs to a credential, and an endpoint's Retry-After sets it. */
+static void test_cache_backoff(apr_pool_t *p)
+{
+    aleph_store_t *st;
+    aleph_slot_t *a, *b;
+    unsigned char k[ALEPH_KEY_LEN];
+    char buf[ALEPH_TOKEN_MAX_LEN + 1];
+    aleph_cache_answer_t ans;
+    aleph_cache_policy_t pol = { -1, 2 * S, S / 20, 0 };
+    aleph_token_request_t req;
+    aleph_slot_stats_t stats;
+    apr_interval_time_t left;
+    int calls;
+
+    memset(&req, 0, sizeof(req));
+    req.timeout = S;
+    aleph_store_create(&st, 2, p);
+    key_of(1, k);
+    a = aleph_store_slot(st, k);
+    key_of(2, k);
+    b = aleph_store_slot(st, k);
+    fetch_fail = 1;
+
+    calls = fetch_calls;
+    aleph_cache_get(p, a, &req, fake_fetch, &pol, buf, &ans);
+    left = ans.retry_at - aleph_clock_now();
+    ok(ans.outcome == ALEPH_CACHE_FAILED && left > 0 && left <= S,
+       "first failure: backoff of at most 1 s");
+    aleph_cache_get(p, a, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_BACKOFF && !ans.fetched && fetch_calls == calls + 1,
+       "the failing credential backs off without a fetch");
+    aleph_cache_get(p, b, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_FAILED && ans.fetched && fetch_calls == calls + 2,
+       "another credential is not held back by it");
+
+    /* A Retry-After longer than AlephBackoffMax wins, for that credential only. */
+    apr_sleep(ans.retry_at - aleph_clock_now() + S / 50);
+    fetch_retry_after = 30 * S;
+    aleph_cache_get(p, b, &req, fake_fetch, &pol, buf, &ans);
+    left = ans.retry_at - aleph_clock_now();
+    ok(ans.outcome == ALEPH_CACHE_FAILED && left > 29 * S && left <= 30 * S,
+       "Retry-After 30 s from the endpoint: the next attempt waits 30 s");
+    aleph_store_stats(b, aleph_clock_now(), &stats);
+    ok(stats.consecutive_failures == 2 && stats.retry_at == ans.retry_at,
+       "the store records it");
+    aleph_cache_get(p, b, &req, fake_fetch, &pol, buf, &ans);
+    ok(ans.outcome == ALEPH_CACHE_BACKOFF && ans.retry_at - aleph_clock_now() > 29 * S,
+       "callers are told the time left");
+    fetch_retry_after = 0;
+    apr_sleep(S);
+    aleph_cache_get(p, a, &req, fake_fetch, &pol, buf, &ans);
+    left = ans.retry_at - aleph_clock_now();
+    ok(ans.outcome == ALEPH_CACHE_FAILED && left >= S - S / 10 && left <= 2 * S,
+       "second failure of the first credential: 1-2 s, capped at its maximum");
     fetch_fail = 0;
 }
 
@@ -429,6 +488,7 @@ int main(void)
     test_store_processes(p);
     test_store_restart(p);
     test_cache(p);
+    test_cache_backoff(p);
     test_credential_key(p);
     test_secret(p);
     apr_pool_destroy(p);
