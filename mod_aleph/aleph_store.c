@@ -8,7 +8,7 @@
 
 /* Bumped whenever the layout below changes. */
 #define ALEPH_STORE_MAGIC   0x414c5048u   /* "ALPH" */
-#define ALEPH_STORE_VERSION 1u
+#define ALEPH_STORE_VERSION 2u
 /* Reader retries before it gives up on a slot being rewritten. */
 #define ALEPH_READ_SPINS    10000
 /* Longest a claim taken only to expire a token may be held (microseconds). */
@@ -32,6 +32,11 @@ struct aleph_slot_t {
     int64_t last_error_time;
     char last_error[ALEPH_ERROR_TEXT_MAX];
     char token[ALEPH_TOKEN_MAX_LEN + 1];
+    /*
+     * Bumped by every injected request; last, 4 KiB away from seq, so that
+     * these writes do not evict the cache line every reader checks.
+     */
+    _Atomic uint64_t injections;
 };
 
 typedef struct {
@@ -49,12 +54,20 @@ struct aleph_store_t {
 };
 
 /* Slots start on a cache line so that two slots never share one. */
-#define ALEPH_HEADER_SIZE  APR_ALIGN(sizeof(aleph_store_header_t), 64)
-#define ALEPH_SLOT_SIZE    APR_ALIGN(sizeof(aleph_slot_t), 64)
+#define ALEPH_LINE         64
+#define ALEPH_HEADER_SIZE  APR_ALIGN(sizeof(aleph_store_header_t), ALEPH_LINE)
+#define ALEPH_SLOT_SIZE    APR_ALIGN(sizeof(aleph_slot_t), ALEPH_LINE)
 
 apr_size_t aleph_store_size(unsigned nslots)
 {
-    return ALEPH_HEADER_SIZE + (apr_size_t)nslots * ALEPH_SLOT_SIZE;
+    /* Room to move the header to a cache line: APR's base is not on one. */
+    return ALEPH_LINE + ALEPH_HEADER_SIZE + (apr_size_t)nslots * ALEPH_SLOT_SIZE;
+}
+
+static aleph_store_header_t *store_header(apr_shm_t *shm)
+{
+    return (aleph_store_header_t *)APR_ALIGN((uintptr_t)apr_shm_baseaddr_get(shm),
+                                             ALEPH_LINE);
 }
 
 apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
@@ -69,8 +82,8 @@ apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    st->header = apr_shm_baseaddr_get(st->shm);
-    memset(st->header, 0, size);
+    memset(apr_shm_baseaddr_get(st->shm), 0, size);
+    st->header = store_header(st->shm);
     st->header->magic = ALEPH_STORE_MAGIC;
     st->header->version = ALEPH_STORE_VERSION;
     st->header->slot_size = (uint32_t)ALEPH_SLOT_SIZE;
@@ -83,10 +96,10 @@ apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
 apr_status_t aleph_store_attach(aleph_store_t **store, apr_shm_t *shm,
                                 apr_pool_t *p)
 {
-    aleph_store_header_t *h = apr_shm_baseaddr_get(shm);
+    aleph_store_header_t *h = store_header(shm);
     aleph_store_t *st;
 
-    if (apr_shm_size_get(shm) < ALEPH_HEADER_SIZE || h->magic != ALEPH_STORE_MAGIC
+    if (apr_shm_size_get(shm) < aleph_store_size(0) || h->magic != ALEPH_STORE_MAGIC
         || h->version != ALEPH_STORE_VERSION || h->slot_size != ALEPH_SLOT_SIZE
         || apr_shm_size_get(shm) < aleph_store_size(h->capacity)) {
         return APR_EINVAL;
@@ -312,6 +325,11 @@ void aleph_store_fail(aleph_slot_t *slot, const char *error,
     atomic_store_explicit(&slot->claim_until, 0, memory_order_release);
 }
 
+void aleph_store_count_injection(aleph_slot_t *slot)
+{
+    atomic_fetch_add_explicit(&slot->injections, 1, memory_order_relaxed);
+}
+
 void aleph_store_stats(aleph_slot_t *slot, apr_int64_t now,
                        aleph_slot_stats_t *stats)
 {
@@ -321,6 +339,7 @@ void aleph_store_stats(aleph_slot_t *slot, apr_int64_t now,
     memset(stats, 0, sizeof(*stats));
     stats->fetches = atomic_load_explicit(&slot->fetches, memory_order_relaxed);
     stats->failures = atomic_load_explicit(&slot->failures, memory_order_relaxed);
+    stats->injections = atomic_load_explicit(&slot->injections, memory_order_relaxed);
     stats->consecutive_failures =
         atomic_load_explicit(&slot->consecutive_failures, memory_order_relaxed);
     stats->retry_at = retry_at > now ? retry_at : 0;

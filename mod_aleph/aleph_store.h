@@ -101,10 +101,14 @@ int aleph_store_expire(aleph_slot_t *slot, apr_uint32_t serial, apr_int64_t now)
 void aleph_store_fail(aleph_slot_t *slot, const char *error,
                       apr_int64_t retry_at, apr_time_t when);
 
+/* Counts a request forwarded with this slot's token (relaxed: a statistic). */
+void aleph_store_count_injection(aleph_slot_t *slot);
+
 /* Statistics and the last error, for status output. */
 typedef struct {
     apr_uint64_t fetches;
     apr_uint64_t failures;
+    apr_uint64_t injections;
     apr_uint32_t consecutive_failures;
     apr_int64_t retry_at;         /* 0: not backing off */
     int in_flight;

@@ -175,6 +175,7 @@ static int aleph_fixups(request_rec *r)
         return refuse(r, HTTP_SERVICE_UNAVAILABLE, "token_request_pending",
                       "The token request is taking too long.", ALEPH_SEC);
     }
+    aleph_store_count_injection(cred->slot);
     inj = apr_palloc(r->pool, sizeof(*inj));
     inj->token_header = token_header;
     inj->token_value = apr_pstrcat(r->pool, aleph_conf_token_prefix(c), token, NULL);

@@ -15,6 +15,17 @@
 #include "aleph_policy.h"
 #include "mod_aleph.h"
 
+/* One credential's state, read once and shown in any format. */
+typedef struct {
+    const aleph_cred_t *cred;
+    aleph_slot_stats_t stats;
+    const char *state;
+    const char *token_fingerprint;  /* NULL: no token */
+    apr_int64_t expires_in;         /* seconds; only with a token */
+    apr_time_t obtained;            /* wall clock; 0: no token */
+    apr_time_t expires_at;          /* wall clock; 0: no token */
+} cred_status_t;
+
 static const char *token_state(int has_token, const aleph_token_meta_t *meta,
                                const aleph_slot_stats_t *stats, apr_int64_t now)
 {
@@ -30,6 +41,53 @@ static const char *token_state(int has_token, const aleph_token_meta_t *meta,
     return has_token ? "expired" : "none";
 }
 
+static void read_cred(apr_pool_t *p, const aleph_cred_t *cred, char *token,
+                      cred_status_t *cs)
+{
+    apr_int64_t now = aleph_clock_now();
+    aleph_token_meta_t meta;
+    int has_token = aleph_store_get(cred->slot, token, &meta);
+
+    aleph_store_stats(cred->slot, now, &cs->stats);
+    cs->cred = cred;
+    cs->state = token_state(has_token, &meta, &cs->stats, now);
+    cs->token_fingerprint = NULL;
+    cs->expires_in = 0;
+    cs->obtained = 0;
+    cs->expires_at = 0;
+    if (has_token) {
+        cs->token_fingerprint = aleph_fingerprint(p, token, meta.token_len);
+        cs->expires_in = (meta.expires_at - now) / ALEPH_SEC;
+        cs->obtained = meta.obtained;
+        /* The store keeps monotonic time; people read wall-clock time. */
+        cs->expires_at = apr_time_now() + (meta.expires_at - now);
+    }
+    /* The token was only needed for its fingerprint. */
+    memset(token, 0, ALEPH_TOKEN_MAX_LEN + 1);
+}
+
+/* Every credential of the running configuration, once each. */
+static apr_array_header_t *read_creds(apr_pool_t *p)
+{
+    apr_array_header_t *creds = aleph_scopes_creds();
+    apr_array_header_t *out = apr_array_make(p, creds ? creds->nelts : 0,
+                                             sizeof(cred_status_t));
+    apr_hash_t *seen = apr_hash_make(p);
+    char *token = apr_palloc(p, ALEPH_TOKEN_MAX_LEN + 1);
+    int i;
+
+    for (i = 0; creds && i < creds->nelts; i++) {
+        const aleph_cred_t *cred = APR_ARRAY_IDX(creds, i, aleph_cred_t *);
+
+        if (!cred->slot || apr_hash_get(seen, cred->key, ALEPH_KEY_LEN)) {
+            continue;
+        }
+        apr_hash_set(seen, cred->key, ALEPH_KEY_LEN, cred);
+        read_cred(p, cred, token, apr_array_push(out));
+    }
+    return out;
+}
+
 static json_t *time_json(apr_pool_t *p, apr_time_t t)
 {
     char buf[APR_RFC822_DATE_LEN];
@@ -41,86 +99,74 @@ static json_t *time_json(apr_pool_t *p, apr_time_t t)
     return json_string(apr_pstrdup(p, buf));
 }
 
-static json_t *credential_json(request_rec *r, const aleph_cred_t *cred,
-                               char *token, apr_int64_t now)
+static json_t *string_or_null(const char *s)
 {
-    aleph_token_meta_t meta;
-    aleph_slot_stats_t stats;
-    int has_token = aleph_store_get(cred->slot, token, &meta);
+    return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *credential_json(apr_pool_t *p, const cred_status_t *cs)
+{
+    const aleph_cred_t *cred = cs->cred;
     json_t *o = json_object();
 
-    aleph_store_stats(cred->slot, now, &stats);
     json_object_set_new(o, "credential", json_string(cred->fingerprint));
     json_object_set_new(o, "client_id", json_string(cred->req.client_id));
     json_object_set_new(o, "token_url", json_string(cred->req.token_url));
-    json_object_set_new(o, "audience", cred->req.audience
-                        ? json_string(cred->req.audience) : json_null());
-    json_object_set_new(o, "scope", cred->req.scope
-                        ? json_string(cred->req.scope) : json_null());
-    json_object_set_new(o, "state", json_string(token_state(has_token, &meta,
-                                                            &stats, now)));
-    json_object_set_new(o, "token", has_token
-                        ? json_string(aleph_fingerprint(r->pool, token, meta.token_len))
-                        : json_null());
-    json_object_set_new(o, "obtained", time_json(r->pool, has_token ? meta.obtained : 0));
-    json_object_set_new(o, "expires_in", has_token
-                        ? json_integer((meta.expires_at - now) / ALEPH_SEC)
-                        : json_null());
-    json_object_set_new(o, "token_requests", json_integer((json_int_t)stats.fetches));
-    json_object_set_new(o, "failures", json_integer((json_int_t)stats.failures));
-    json_object_set_new(o, "last_error", stats.last_error[0]
-                        ? json_string(stats.last_error) : json_null());
-    json_object_set_new(o, "last_error_time", time_json(r->pool, stats.last_error_time));
-    /* The token was only needed for its fingerprint. */
-    memset(token, 0, ALEPH_TOKEN_MAX_LEN + 1);
+    json_object_set_new(o, "audience", string_or_null(cred->req.audience));
+    json_object_set_new(o, "scope", string_or_null(cred->req.scope));
+    json_object_set_new(o, "state", json_string(cs->state));
+    json_object_set_new(o, "token", string_or_null(cs->token_fingerprint));
+    json_object_set_new(o, "obtained", time_json(p, cs->obtained));
+    json_object_set_new(o, "expires_at", time_json(p, cs->expires_at));
+    json_object_set_new(o, "expires_in", cs->token_fingerprint
+                        ? json_integer(cs->expires_in) : json_null());
+    json_object_set_new(o, "token_requests", json_integer((json_int_t)cs->stats.fetches));
+    json_object_set_new(o, "failures", json_integer((json_int_t)cs->stats.failures));
+    json_object_set_new(o, "injections", json_integer((json_int_t)cs->stats.injections));
+    json_object_set_new(o, "last_error", string_or_null(cs->stats.last_error));
+    json_object_set_new(o, "last_error_time", time_json(p, cs->stats.last_error_time));
     return o;
 }
 
-static int aleph_status_handler(request_rec *r)
+static int status_json(request_rec *r, const apr_array_header_t *list,
+                       const aleph_store_t *store)
 {
-    apr_array_header_t *creds = aleph_scopes_creds();
-    aleph_store_t *store = aleph_store_current();
-    apr_hash_t *seen = apr_hash_make(r->pool);
-    char *token = apr_palloc(r->pool, ALEPH_TOKEN_MAX_LEN + 1);
-    apr_int64_t now = aleph_clock_now();
-    json_t *doc, *list;
+    json_t *doc = json_object(), *creds = json_array();
     char *text;
     int i;
 
-    if (!r->handler || strcmp(r->handler, ALEPH_STATUS_HANDLER)) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
-    doc = json_object();
-    list = json_array();
-    for (i = 0; creds && i < creds->nelts; i++) {
-        const aleph_cred_t *cred = APR_ARRAY_IDX(creds, i, aleph_cred_t *);
-
-        if (!cred->slot || apr_hash_get(seen, cred->key, ALEPH_KEY_LEN)) {
-            continue;
-        }
-        apr_hash_set(seen, cred->key, ALEPH_KEY_LEN, cred);
-        json_array_append_new(list, credential_json(r, cred, token, now));
+    for (i = 0; i < list->nelts; i++) {
+        json_array_append_new(creds, credential_json(r->pool,
+                              &APR_ARRAY_IDX(list, i, cred_status_t)));
     }
     json_object_set_new(doc, "module", json_string("mod_aleph"));
     json_object_set_new(doc, "store_slots_used", json_integer(store ? aleph_store_used(store) : 0));
     json_object_set_new(doc, "store_slots", json_integer(store ? aleph_store_capacity(store) : 0));
-    json_object_set_new(doc, "credentials", list);
+    json_object_set_new(doc, "credentials", creds);
     text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(doc);
     if (!text) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only) {
         ap_rputs(text, r);
         ap_rputs("\n", r);
     }
     free(text);
     return OK;
+}
+
+static int aleph_status_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, ALEPH_STATUS_HANDLER)) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    return status_json(r, read_creds(r->pool), aleph_store_current());
 }
 
 void aleph_status_register_hooks(apr_pool_t *p)

@@ -7,9 +7,10 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET POST);
 use Apache::TestUtil;
 use JSON::PP;
+use HTTP::Date ();
 use LWP::UserAgent;
 
-plan tests => 27, need_lwp;
+plan tests => 34, need_lwp;
 
 my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $admin = LWP::UserAgent->new(timeout => 30);
@@ -43,8 +44,17 @@ cmp_ok $j->{expires_in} // 0, '>', 3600, 't-json: expires_in from the 86400 s li
 is $j->{audience}, 'https://api.satellogic.com/', 't-json: audience';
 like $j->{credential} // '', qr/^[0-9a-f]{12}$/, 't-json: credential fingerprint';
 
+like $j->{expires_at} // '', qr/^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$/,
+    't-json: expires_at is an HTTP date';
+my $expires_at = eval { HTTP::Date::str2time($j->{expires_at}) } // 0;
+cmp_ok abs($expires_at - (time + ($j->{expires_in} // 0))), '<=', 2,
+    't-json: expires_at is expires_in seconds from now';
+cmp_ok $j->{injections} // 0, '>=', 1, 't-json: the forwarded request was counted';
+
 my $f = $by_id{'t-status-fail'} || {};
 ok %$f, 'the failing credential is listed';
+is $f->{injections}, 0, 't-status-fail: refused requests are not counted as injections';
+is $f->{expires_at}, undef, 't-status-fail: no expires_at without a token';
 is $f->{token}, undef, 't-status-fail: no token';
 like $f->{state} // '', qr/^(?:backing_off|none)$/, 't-status-fail: backing off (or none)';
 cmp_ok $f->{failures} // 0, '>=', 1, 't-status-fail: failures counted';
@@ -54,6 +64,7 @@ like $f->{last_error} // '', qr/token_endpoint_http_error/, 't-status-fail: last
 my $l = $by_id{'t-local'} || {};
 ok %$l, 'a credential never used (t-local) is listed';
 is $l->{token}, undef, 't-local: no token';
+is $l->{injections}, 0, 't-local: locally served requests are not counted';
 
 # Secrets and tokens never appear.
 unlike $body, qr/tok-/, 'no token in the status output';
@@ -71,3 +82,9 @@ unlike $res->content, qr/tok-|fake-secret/, 'POST /aleph-status: nothing leaks';
 my $again = eval { decode_json(GET('/aleph-status')->content) } || {};
 my ($j2) = grep { ($_->{client_id} // '') eq 't-json' } @{ $again->{credentials} || [] };
 is +($j2 || {})->{token}, $j->{token}, 'the fingerprint is stable';
+
+# Each forwarded request counts once, whatever mod_proxy does with it.
+GET("/aleph/count/$_") for 1 .. 5;
+my $after = eval { decode_json(GET('/aleph-status')->content) } || {};
+my ($j3) = grep { ($_->{client_id} // '') eq 't-json' } @{ $after->{credentials} || [] };
+is +($j3 || {})->{injections}, ($j2 || {})->{injections} + 5, 't-json: 5 more requests, 5 more injections';

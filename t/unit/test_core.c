@@ -4,6 +4,7 @@
  * shared-memory store (across forked processes), the read-through cache,
  * credential keys and secret loading.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -109,6 +110,13 @@ static void test_store_basics(apr_pool_t *p)
     ok(stats.fetches == 2 && stats.failures == 1 && stats.consecutive_failures == 1
        && stats.retry_at == now + 30 * S && !strcmp(stats.last_error,
        "token_endpoint_unreachable: down"), "stats after a failure");
+    ok(((uintptr_t)a % 64) == 0 && ((uintptr_t)b % 64) == 0,
+       "slots start on a cache line");
+    aleph_store_count_injection(a);
+    aleph_store_count_injection(a);
+    aleph_store_count_injection(b);
+    aleph_store_stats(a, now, &stats);
+    is_int((long long)stats.injections, 2, "injections are counted per slot");
     ok(aleph_store_claim(a, now + 31 * S, 10 * S, NULL), "claim after the backoff");
     ok(aleph_store_claim(a, now + 42 * S, 10 * S, NULL),
        "an expired claim (dead fetcher) is taken over");
