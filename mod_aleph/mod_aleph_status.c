@@ -1,7 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (see NOTICE). */
 /*
- * SetHandler aleph-status: the token store's state as JSON. Shows
- * fingerprints of keys and tokens, never a token or a secret.
+ * SetHandler aleph-status: the token store's state as JSON, or with
+ * ?format=prometheus as Prometheus text exposition. Shows fingerprints of
+ * keys and tokens, never a token or a secret.
  */
 #include <jansson.h>
 
@@ -10,10 +11,17 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_protocol.h>
+#include <util_script.h>
 
 #include "aleph_credential.h"
 #include "aleph_policy.h"
 #include "mod_aleph.h"
+
+#define PROMETHEUS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static const char *const token_states[] = {
+    "none", "valid", "refreshing", "backing_off", "expired", NULL
+};
 
 /* One credential's state, read once and shown in any format. */
 typedef struct {
@@ -157,16 +165,128 @@ static int status_json(request_rec *r, const apr_array_header_t *list,
     return OK;
 }
 
+/* A label value per the text exposition format: \, " and newline escaped. */
+static const char *label_value(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, 2 * strlen(s) + 1), *d = out;
+
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"') {
+            *d++ = '\\';
+            *d++ = *s;
+        }
+        else if (*s == '\n') {
+            *d++ = '\\';
+            *d++ = 'n';
+        }
+        else {
+            *d++ = *s;
+        }
+    }
+    *d = '\0';
+    return out;
+}
+
+static void metric_head(request_rec *r, const char *name, const char *type,
+                        const char *help)
+{
+    ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample per credential of a per-credential counter or gauge. */
+static void per_credential(request_rec *r, const apr_array_header_t *list,
+                           const char *const *labels, const char *name,
+                           apr_size_t offset)
+{
+    int i;
+
+    for (i = 0; i < list->nelts; i++) {
+        const cred_status_t *cs = &APR_ARRAY_IDX(list, i, cred_status_t);
+
+        ap_rprintf(r, "%s{%s} %" APR_UINT64_T_FMT "\n", name, labels[i],
+                   *(const apr_uint64_t *)((const char *)&cs->stats + offset));
+    }
+}
+
+static int status_prometheus(request_rec *r, const apr_array_header_t *list,
+                             const aleph_store_t *store)
+{
+    const char **labels = apr_palloc(r->pool, (list->nelts + 1) * sizeof(*labels));
+    int i, j;
+
+    ap_set_content_type(r, PROMETHEUS_CONTENT_TYPE);
+    if (r->header_only) {
+        return OK;
+    }
+    for (i = 0; i < list->nelts; i++) {
+        const cred_status_t *cs = &APR_ARRAY_IDX(list, i, cred_status_t);
+
+        labels[i] = apr_psprintf(r->pool, "credential=\"%s\",client_id=\"%s\"",
+                                 cs->cred->fingerprint,
+                                 label_value(r->pool, cs->cred->req.client_id));
+    }
+    metric_head(r, "aleph_token_requests_total", "counter",
+                "Token endpoint requests made for the credential, successful or not.");
+    per_credential(r, list, labels, "aleph_token_requests_total",
+                   APR_OFFSETOF(aleph_slot_stats_t, fetches));
+    metric_head(r, "aleph_token_failures_total", "counter",
+                "Token endpoint requests for the credential that failed.");
+    per_credential(r, list, labels, "aleph_token_failures_total",
+                   APR_OFFSETOF(aleph_slot_stats_t, failures));
+    metric_head(r, "aleph_injections_total", "counter",
+                "Requests forwarded with the credential's token.");
+    per_credential(r, list, labels, "aleph_injections_total",
+                   APR_OFFSETOF(aleph_slot_stats_t, injections));
+    metric_head(r, "aleph_token_expires_in_seconds", "gauge",
+                "Seconds until the credential's token is treated as expired "
+                "(absent without a token).");
+    for (i = 0; i < list->nelts; i++) {
+        const cred_status_t *cs = &APR_ARRAY_IDX(list, i, cred_status_t);
+
+        if (cs->token_fingerprint) {
+            ap_rprintf(r, "aleph_token_expires_in_seconds{%s} %" APR_INT64_T_FMT "\n",
+                       labels[i], cs->expires_in);
+        }
+    }
+    metric_head(r, "aleph_token_state", "gauge",
+                "The credential's token state: 1 for the current state, 0 for the others.");
+    for (i = 0; i < list->nelts; i++) {
+        const cred_status_t *cs = &APR_ARRAY_IDX(list, i, cred_status_t);
+
+        for (j = 0; token_states[j]; j++) {
+            ap_rprintf(r, "aleph_token_state{%s,state=\"%s\"} %d\n", labels[i],
+                       token_states[j], !strcmp(cs->state, token_states[j]));
+        }
+    }
+    metric_head(r, "aleph_store_slots_used", "gauge",
+                "Slots of the shared token store in use.");
+    ap_rprintf(r, "aleph_store_slots_used %u\n", store ? aleph_store_used(store) : 0);
+    metric_head(r, "aleph_store_slots", "gauge", "Slots of the shared token store.");
+    ap_rprintf(r, "aleph_store_slots %u\n", store ? aleph_store_capacity(store) : 0);
+    return OK;
+}
+
 static int aleph_status_handler(request_rec *r)
 {
+    apr_table_t *args;
+    const char *format;
+
     if (!r->handler || strcmp(r->handler, ALEPH_STATUS_HANDLER)) {
         return DECLINED;
     }
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
+    ap_args_to_table(r, &args);
+    format = apr_table_get(args, "format");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    return status_json(r, read_creds(r->pool), aleph_store_current());
+    if (!format || !strcmp(format, "json")) {
+        return status_json(r, read_creds(r->pool), aleph_store_current());
+    }
+    if (!strcmp(format, "prometheus")) {
+        return status_prometheus(r, read_creds(r->pool), aleph_store_current());
+    }
+    return HTTP_BAD_REQUEST;
 }
 
 void aleph_status_register_hooks(apr_pool_t *p)

@@ -10,7 +10,7 @@ use JSON::PP;
 use HTTP::Date ();
 use LWP::UserAgent;
 
-plan tests => 34, need_lwp;
+plan tests => 61, need_lwp;
 
 my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $admin = LWP::UserAgent->new(timeout => 30);
@@ -88,3 +88,47 @@ GET("/aleph/count/$_") for 1 .. 5;
 my $after = eval { decode_json(GET('/aleph-status')->content) } || {};
 my ($j3) = grep { ($_->{client_id} // '') eq 't-json' } @{ $after->{credentials} || [] };
 is +($j3 || {})->{injections}, ($j2 || {})->{injections} + 5, 't-json: 5 more requests, 5 more injections';
+
+# ?format=prometheus: the same state as Prometheus text exposition.
+$res = GET '/aleph-status?format=prometheus';
+is $res->code, 200, 'GET /aleph-status?format=prometheus';
+like $res->header('Content-Type') // '', qr{^text/plain; version=0\.0\.4}, 'Prometheus content type';
+is $res->header('Cache-Control'), 'no-store', 'the metrics are not cached';
+my $prom = $res->content;
+my $status_now = eval { decode_json(GET('/aleph-status')->content) } || {};
+my %now_by_id = map { ($_->{client_id} // '') => $_ } @{ $status_now->{credentials} || [] };
+
+# Every line is a comment or a sample: name{labels} value.
+my $label = qr/[a-z_]+="(?:[^"\\\n]|\\["\\n])*"/;
+my @bad = grep { !/^# (?:HELP|TYPE) aleph_\w+ \S/ && !/^aleph_[a-z_]+(?:\{$label(?:,$label)*\})? -?\d+$/ }
+    split /\n/, $prom;
+is_deeply \@bad, [], 'every line is a HELP/TYPE comment or an aleph_ sample' or diag explain \@bad;
+for my $m (qw(aleph_token_requests_total aleph_token_failures_total aleph_injections_total)) {
+    like $prom, qr/^# TYPE $m counter$/m, "$m is a counter";
+    like $prom, qr/^# HELP $m \S/m, "$m has help";
+}
+for my $m (qw(aleph_token_expires_in_seconds aleph_token_state aleph_store_slots_used aleph_store_slots)) {
+    like $prom, qr/^# TYPE $m gauge$/m, "$m is a gauge";
+}
+my $fp = $j->{credential} // 'none';
+my $jl = qq{credential="$fp",client_id="t-json"};
+like $prom, qr/^aleph_token_requests_total\{\Q$jl\E\} $now_by_id{'t-json'}{token_requests}$/m,
+    't-json: token requests as in the JSON status';
+like $prom, qr/^aleph_injections_total\{\Q$jl\E\} $now_by_id{'t-json'}{injections}$/m,
+    't-json: injections as in the JSON status';
+like $prom, qr/^aleph_token_state\{\Q$jl\E,state="valid"\} 1$/m, 't-json: state valid is 1';
+like $prom, qr/^aleph_token_state\{\Q$jl\E,state="none"\} 0$/m, 't-json: state none is 0';
+like $prom, qr/^aleph_token_expires_in_seconds\{\Q$jl\E\} \d+$/m, 't-json: expires in';
+my $fl = qq{credential="$f->{credential}",client_id="t-status-fail"};
+like $prom, qr/^aleph_token_failures_total\{\Q$fl\E\} [1-9]\d*$/m, 't-status-fail: failures';
+unlike $prom, qr/^aleph_token_expires_in_seconds\{\Q$fl\E\}/m, 't-status-fail: no expiry without a token';
+my %ones;
+$ones{$1}++ while $prom =~ /^aleph_token_state\{(credential="\w+").*\} 1$/mg;
+is_deeply [grep { $ones{$_} != 1 } keys %ones], [], 'each credential is in exactly one state';
+like $prom, qr/^aleph_token_requests_total\{credential="\w+",client_id="t-\\"quoted\\\\id"\} 0$/m,
+    'label values are escaped (" and \\)';
+like $prom, qr/^aleph_store_slots $status_now->{store_slots}$/m, 'store slots';
+like $prom, qr/^aleph_store_slots_used $status_now->{store_slots_used}$/m, 'store slots used';
+unlike $prom, qr/tok-|fake-secret/, 'no token or secret in the metrics';
+
+is GET('/aleph-status?format=xml')->code, 400, 'an unknown format is refused';
