@@ -1,8 +1,9 @@
 /* Licensed under the Apache License, Version 2.0 (see NOTICE). */
 /*
  * SetHandler aleph-status: the token store's state as JSON, or with
- * ?format=prometheus as Prometheus text exposition. Shows fingerprints of
- * keys and tokens, never a token or a secret.
+ * ?format=prometheus as Prometheus text exposition; and a short section of
+ * mod_status's server-status page. Shows fingerprints of keys and tokens,
+ * never a token or a secret.
  */
 #include <jansson.h>
 
@@ -12,6 +13,7 @@
 #include <http_config.h>
 #include <http_protocol.h>
 #include <util_script.h>
+#include <mod_status.h>
 
 #include "aleph_credential.h"
 #include "aleph_policy.h"
@@ -289,8 +291,85 @@ static int aleph_status_handler(request_rec *r)
     return HTTP_BAD_REQUEST;
 }
 
+/* server-status?auto: totals as "Key: value" lines. */
+static void server_status_short(request_rec *r, const apr_array_header_t *list,
+                                const aleph_store_t *store)
+{
+    apr_uint64_t fetches = 0, failures = 0, injections = 0;
+    int i, valid = 0;
+
+    for (i = 0; i < list->nelts; i++) {
+        const cred_status_t *cs = &APR_ARRAY_IDX(list, i, cred_status_t);
+
+        valid += !strcmp(cs->state, "valid");
+        fetches += cs->stats.fetches;
+        failures += cs->stats.failures;
+        injections += cs->stats.injections;
+    }
+    ap_rprintf(r, "Aleph Credentials: %d\nAleph Tokens Valid: %d\n"
+               "Aleph Token Requests: %" APR_UINT64_T_FMT "\n"
+               "Aleph Token Failures: %" APR_UINT64_T_FMT "\n"
+               "Aleph Injections: %" APR_UINT64_T_FMT "\n"
+               "Aleph Store Slots Used: %u\nAleph Store Slots: %u\n",
+               list->nelts, valid, fetches, failures, injections,
+               store ? aleph_store_used(store) : 0,
+               store ? aleph_store_capacity(store) : 0);
+}
+
+static void server_status_html(request_rec *r, const apr_array_header_t *list,
+                               const aleph_store_t *store, int tables)
+{
+    int i;
+
+    ap_rputs("<hr />\n<h2>mod_aleph</h2>\n", r);
+    ap_rprintf(r, "<p>Token store: %u of %u slots used; the details are on the "
+               "aleph-status handler.</p>\n", store ? aleph_store_used(store) : 0,
+               store ? aleph_store_capacity(store) : 0);
+    if (tables) {
+        ap_rputs("<table border=\"0\"><tr><th>credential</th><th>client id</th>"
+                 "<th>state</th><th>expires in (s)</th><th>token requests</th>"
+                 "<th>failures</th><th>injections</th><th>last error</th></tr>\n", r);
+    }
+    for (i = 0; i < list->nelts; i++) {
+        const cred_status_t *cs = &APR_ARRAY_IDX(list, i, cred_status_t);
+        const char *expires = cs->token_fingerprint
+            ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT, cs->expires_in) : "-";
+
+        ap_rprintf(r, tables
+                   ? "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%"
+                     APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+                     APR_UINT64_T_FMT "</td><td>%s</td></tr>\n"
+                   : "<p>%s, client id %s: %s, expires in %s s, %" APR_UINT64_T_FMT
+                     " token requests, %" APR_UINT64_T_FMT " failures, %"
+                     APR_UINT64_T_FMT " injections; last error: %s</p>\n",
+                   cs->cred->fingerprint,
+                   ap_escape_html2(r->pool, cs->cred->req.client_id, 0),
+                   cs->state, expires, cs->stats.fetches, cs->stats.failures,
+                   cs->stats.injections, cs->stats.last_error[0]
+                   ? ap_escape_html2(r->pool, cs->stats.last_error, 0) : "-");
+    }
+    if (tables) {
+        ap_rputs("</table>\n", r);
+    }
+}
+
+static int aleph_server_status(request_rec *r, int flags)
+{
+    const apr_array_header_t *list = read_creds(r->pool);
+
+    if (flags & AP_STATUS_SHORT) {
+        server_status_short(r, list, aleph_store_current());
+    }
+    else {
+        server_status_html(r, list, aleph_store_current(),
+                           !(flags & AP_STATUS_NOTABLE));
+    }
+    return OK;
+}
+
 void aleph_status_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_handler(aleph_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, aleph_server_status, NULL, NULL, APR_HOOK_MIDDLE);
 }

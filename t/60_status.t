@@ -10,7 +10,7 @@ use JSON::PP;
 use HTTP::Date ();
 use LWP::UserAgent;
 
-plan tests => 61, need_lwp;
+plan tests => 71, need_lwp;
 
 my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $admin = LWP::UserAgent->new(timeout => 30);
@@ -132,3 +132,21 @@ like $prom, qr/^aleph_store_slots_used $status_now->{store_slots_used}$/m, 'stor
 unlike $prom, qr/tok-|fake-secret/, 'no token or secret in the metrics';
 
 is GET('/aleph-status?format=xml')->code, 400, 'an unknown format is refused';
+
+# mod_status's server-status page has a mod_aleph section.
+$res = GET '/server-status';
+is $res->code, 200, 'GET /server-status';
+my $html = $res->content;
+like $html, qr{<h2>mod_aleph</h2>}, 'server-status: a mod_aleph section';
+like $html, qr{<td>\Q$fp\E</td><td>t-json</td><td>valid</td>}, 'server-status: t-json is valid';
+like $html, qr{<td>t-&quot;quoted\\id</td>}, 'server-status: client ids are HTML-escaped';
+unlike $html, qr/tok-|fake-secret/, 'server-status: no token or secret';
+
+$res = GET '/server-status?auto';
+is $res->code, 200, 'GET /server-status?auto';
+my $auto = $res->content;
+my %auto = $auto =~ /^(Aleph [A-Za-z ]+): (\d+)$/mg;
+is $auto{'Aleph Credentials'}, scalar @{ $status_now->{credentials} }, '?auto: Aleph Credentials';
+cmp_ok $auto{'Aleph Injections'} // 0, '>=', $now_by_id{'t-json'}{injections}, '?auto: Aleph Injections';
+is $auto{'Aleph Store Slots'}, $status_now->{store_slots}, '?auto: Aleph Store Slots';
+unlike $auto, qr/tok-|fake-secret/, '?auto: no token or secret';
