@@ -8,7 +8,7 @@ WARN       = -Wall -Wextra
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
 
-CORE_SRC  = mod_aleph/aleph_http.c mod_aleph/aleph_token.c mod_aleph/aleph_store.c mod_aleph/aleph_cache.c \
+CORE_SRC  = mod_aleph/aleph_http.c mod_aleph/aleph_token.c mod_aleph/aleph_contracts.c mod_aleph/aleph_store.c mod_aleph/aleph_cache.c \
             mod_aleph/aleph_policy.c mod_aleph/aleph_credential.c mod_aleph/aleph_secret.c
 GLUE_SRC  = mod_aleph/mod_aleph.c mod_aleph/mod_aleph_config.c mod_aleph/mod_aleph_scopes.c \
             mod_aleph/mod_aleph_store.c mod_aleph/mod_aleph_proxy.c mod_aleph/mod_aleph_status.c \
@@ -44,7 +44,7 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-t/unit/bin/%: t/unit/%.c $(CORE_SRC) $(HEADERS) t/unit/tap.h
+t/unit/bin/%: t/unit/%.c $(CORE_SRC) $(HEADERS) $(wildcard t/unit/*.h)
 	@mkdir -p t/unit/bin
 	$(CC) $(WARN) -g $(EXTRA_CFLAGS) $(APR_CFLAGS) -Imod_aleph -o $@ $< $(CORE_SRC) \
 	    $(APR_LIBS) -lcurl -ljansson $(EXTRA_LDFLAGS)
