@@ -15,6 +15,10 @@ GLUE_SRC  = mod_aleph/mod_aleph.c mod_aleph/mod_aleph_config.c mod_aleph/mod_ale
             mod_aleph/mod_aleph_refresh.c
 HEADERS   = $(wildcard mod_aleph/*.h)
 MODULE    = mod_aleph/.libs/mod_aleph.so
+# The aleph command: the same core, and a main of its own.
+CLI       = mod_aleph/aleph
+CLI_SRC   = mod_aleph/aleph_cli.c
+BINDIR   ?= $(shell $(APXS) -q BINDIR 2>/dev/null || echo /usr/bin)
 
 APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
@@ -28,7 +32,7 @@ DEPS = apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libapache2-mod-pe
 
 .PHONY: all deps test unit run install clean
 
-all: $(MODULE)
+all: $(MODULE) $(CLI)
 
 $(MODULE): $(CORE_SRC) $(GLUE_SRC) $(HEADERS)
 	cd mod_aleph && $(APXS) -c -n aleph -Wc,"$(WARN) $(EXTRA_CFLAGS)" \
@@ -36,6 +40,10 @@ $(MODULE): $(CORE_SRC) $(GLUE_SRC) $(HEADERS)
 	    -o mod_aleph.la $(notdir $(GLUE_SRC) $(CORE_SRC)) -lcurl -ljansson
 
 comma := ,
+
+$(CLI): $(CLI_SRC) $(CORE_SRC) $(HEADERS)
+	$(CC) $(WARN) -g -O2 $(EXTRA_CFLAGS) $(APR_CFLAGS) -Imod_aleph -o $@ $(CLI_SRC) $(CORE_SRC) \
+	    $(APR_LIBS) -lcurl -ljansson $(EXTRA_LDFLAGS)
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -63,8 +71,9 @@ install: all
 	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$$($(APXS) -q LIBEXECDIR) -n aleph mod_aleph/mod_aleph.la
 	install -D -m 644 conf/aleph.load $(DESTDIR)/etc/apache2/mods-available/aleph.load
 	install -D -m 644 conf/aleph.conf $(DESTDIR)/etc/apache2/mods-available/aleph.conf
+	install -D -m 755 $(CLI) $(DESTDIR)$(BINDIR)/aleph
 
 clean:
-	rm -rf mod_aleph/.libs mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
+	rm -rf $(CLI) mod_aleph/.libs mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
 	       t/unit/bin t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
 	       t/logs t/htdocs/index.html

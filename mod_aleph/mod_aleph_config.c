@@ -16,12 +16,9 @@
 #include "aleph_secret.h"
 #include "mod_aleph.h"
 
-#define ALEPH_DEFAULT_TOKEN_URL       "https://auth.platform.satellogic.com/oauth/token"
-#define ALEPH_DEFAULT_AUDIENCE        "https://api.satellogic.com/"
 #define ALEPH_DEFAULT_TOKEN_HEADER    "authorizationToken"
 #define ALEPH_DEFAULT_TOKEN_PREFIX    "Bearer "
 #define ALEPH_DEFAULT_CONTRACT_HEADER "X-Satellogic-Contract-Id"
-#define ALEPH_MAX_TIMEOUT             (300 * ALEPH_SEC)
 #define ALEPH_MAX_CACHE_SIZE          4096
 
 void *aleph_create_dir_conf(apr_pool_t *p, char *dir)
@@ -352,7 +349,7 @@ static const char *cmd_contract_header(cmd_parms *cmd, void *dc, const char *v)
 static const char *cmd_timeout(cmd_parms *cmd, void *dc, const char *v)
 {
     DIR_CONF(dc);
-    return set_seconds(cmd, v, 100 * 1000, ALEPH_MAX_TIMEOUT, &c->timeout);
+    return set_seconds(cmd, v, ALEPH_MIN_TIMEOUT, ALEPH_MAX_TIMEOUT, &c->timeout);
 }
 
 static const char *cmd_refresh_margin(cmd_parms *cmd, void *dc, const char *v)
