@@ -40,8 +40,9 @@ typedef struct {
     int client_auth;              /* aleph_client_auth_e */
     const char *token_header;
     const char *token_prefix;     /* with its trailing space; "" = bare */
-    const char *contract;         /* "" = none */
+    const char *contract;         /* "" = none; aleph_contract_auto = look it up */
     const char *contract_header;
+    const char *contracts_url;
     apr_interval_time_t timeout;
     apr_interval_time_t refresh_margin;
     apr_interval_time_t backoff_max;
@@ -83,6 +84,9 @@ const char *aleph_conf_token_prefix(const aleph_dir_conf_t *c);
 /* The token request c describes, without its secret. */
 void aleph_conf_token_request(const aleph_dir_conf_t *c, aleph_token_request_t *req);
 const char *aleph_conf_contract_header(const aleph_dir_conf_t *c);
+const char *aleph_conf_contracts_url(const aleph_dir_conf_t *c);
+/* The value of contract for AlephContract auto, told apart by its address. */
+extern const char aleph_contract_auto[];
 void aleph_conf_policy(const aleph_dir_conf_t *c, aleph_cache_policy_t *policy);
 
 /* mod_aleph_scopes.c: start-up resolution and checks of every scope */

@@ -12,6 +12,7 @@
 #include <http_config.h>
 #include <util_script.h>
 
+#include "aleph_contracts.h"
 #include "aleph_policy.h"
 #include "aleph_secret.h"
 #include "mod_aleph.h"
@@ -20,6 +21,8 @@
 #define ALEPH_DEFAULT_TOKEN_PREFIX    "Bearer "
 #define ALEPH_DEFAULT_CONTRACT_HEADER "X-Satellogic-Contract-Id"
 #define ALEPH_MAX_CACHE_SIZE          4096
+
+const char aleph_contract_auto[] = "auto";
 
 void *aleph_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -55,6 +58,7 @@ void *aleph_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(token_prefix);
     MERGE_PTR(contract);
     MERGE_PTR(contract_header);
+    MERGE_PTR(contracts_url);
     MERGE_VAL(timeout);
     MERGE_VAL(refresh_margin);
     MERGE_VAL(backoff_max);
@@ -98,6 +102,11 @@ const char *aleph_conf_token_prefix(const aleph_dir_conf_t *c)
 const char *aleph_conf_contract_header(const aleph_dir_conf_t *c)
 {
     return c->contract_header ? c->contract_header : ALEPH_DEFAULT_CONTRACT_HEADER;
+}
+
+const char *aleph_conf_contracts_url(const aleph_dir_conf_t *c)
+{
+    return c->contracts_url ? c->contracts_url : ALEPH_DEFAULT_CONTRACTS_URL;
 }
 
 /* "none" (and "") turn an optional value off; NULL keeps the default. */
@@ -332,10 +341,24 @@ static const char *cmd_contract(cmd_parms *cmd, void *dc, const char *v)
     DIR_CONF(dc);
 
     if (!*v) {
-        return apr_psprintf(cmd->pool, "%s: give a contract id or none", cmd->cmd->name);
+        return apr_psprintf(cmd->pool, "%s: give a contract id, auto or none",
+                            cmd->cmd->name);
+    }
+    if (!strcasecmp(v, "auto")) {
+        c->contract = aleph_contract_auto;
+        return NULL;
     }
     c->contract = strcasecmp(v, "none") ? v : "";
     return check_field_value(cmd, v, "contract id");
+}
+
+static const char *cmd_contracts_url(cmd_parms *cmd, void *dc, const char *v)
+{
+    DIR_CONF(dc);
+    const char *err = check_url(cmd, v);
+
+    c->contracts_url = v;
+    return err;
 }
 
 static const char *cmd_contract_header(cmd_parms *cmd, void *dc, const char *v)
@@ -412,7 +435,9 @@ const command_rec aleph_cmds[] = {
     AP_INIT_RAW_ARGS("AlephTokenHeader", cmd_token_header, NULL, DIR_SCOPE,
                      "header the token is sent in, and its scheme prefix"),
     AP_INIT_TAKE1("AlephContract", cmd_contract, NULL, DIR_SCOPE,
-                  "contract id sent upstream, or none"),
+                  "contract id sent upstream, auto (the credential's only one), or none"),
+    AP_INIT_TAKE1("AlephContractsURL", cmd_contracts_url, NULL, DIR_SCOPE,
+                  "where AlephContract auto lists the credential's contracts"),
     AP_INIT_TAKE1("AlephContractHeader", cmd_contract_header, NULL, DIR_SCOPE,
                   "header the contract id is sent in"),
     AP_INIT_TAKE1("AlephTimeout", cmd_timeout, NULL, DIR_SCOPE,

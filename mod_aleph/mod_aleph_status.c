@@ -34,6 +34,7 @@ typedef struct {
     apr_int64_t expires_in;         /* seconds; only with a token */
     apr_time_t obtained;            /* wall clock; 0: no token */
     apr_time_t expires_at;          /* wall clock; 0: no token */
+    const char *contract;           /* found by AlephContract auto, or NULL */
 } cred_status_t;
 
 static const char *token_state(int has_token, const aleph_token_meta_t *meta,
@@ -57,9 +58,12 @@ static void read_cred(apr_pool_t *p, const aleph_cred_t *cred, char *token,
     apr_int64_t now = aleph_clock_now();
     aleph_token_meta_t meta;
     int has_token = aleph_store_get(cred->slot, token, &meta);
+    char contract[ALEPH_CONTRACT_ID_MAX + 1];
 
     aleph_store_stats(cred->slot, now, &cs->stats);
     cs->cred = cred;
+    cs->contract = aleph_store_contract(cred->slot, contract) == ALEPH_CONTRACT_STATE_KNOWN
+                 ? apr_pstrdup(p, contract) : NULL;
     cs->state = token_state(has_token, &meta, &cs->stats, now);
     cs->token_fingerprint = NULL;
     cs->expires_in = 0;
@@ -135,6 +139,7 @@ static json_t *credential_json(apr_pool_t *p, const cred_status_t *cs)
     json_object_set_new(o, "injections", json_integer((json_int_t)cs->stats.injections));
     json_object_set_new(o, "last_error", string_or_null(cs->stats.last_error));
     json_object_set_new(o, "last_error_time", time_json(p, cs->stats.last_error_time));
+    json_object_set_new(o, "contract", string_or_null(cs->contract));
     return o;
 }
 

@@ -33,10 +33,10 @@ Admin (any method):
   /_api_last?prefix=P          last API request (echo shape) whose path starts with P
 
 API (every other request, any method; header "authorizationToken: Bearer <tok>"):
-  /contracts[?contracts=one|none|many]
+  /contracts[?contracts=one|none|many&delay=SECONDS]
                                if the token is valid: fixtures contracts.json
                                (many, the default), its first entry only (one)
-                               or [] (none); else 401
+                               or [] (none); else 401; after delay seconds
   /tasking/tasks/...           tasking-tasks-page.json  } valid token AND
   /v2/orders/...               orders-v2-page.json      } X-Satellogic-Contract-Id, else 401
   /status401/...               always 401
@@ -712,7 +712,12 @@ class Handler(BaseHTTPRequestHandler):
         mark = [("X-Fake-Aleph", "1")]
         fx = self.server.fixtures
         if path in ("/contracts", "/contracts/"):
-            which = first(parse_qs(query), "contracts", "many")
+            params = parse_qs(query)
+            which = first(params, "contracts", "many")
+            try:
+                STOP.wait(float(first(params, "delay", "0") or 0))
+            except ValueError:
+                pass
             if token_valid and which in CONTRACTS_SUBSETS:
                 body = json.loads(fx["contracts.json"])[CONTRACTS_SUBSETS[which]]
                 self.send_raw(200, json_bytes(body), headers=mark)

@@ -332,6 +332,116 @@ static void test_cache(apr_pool_t *p)
     fetch_fail = 0;
 }
 
+/* The contracts a stand-in lookup returns: how many, or -1 for a failure. */
+static int contracts_listed;
+static int lookup_calls;
+
+static apr_status_t fake_lookup(apr_pool_t *p, const aleph_contracts_request_t *req,
+                                aleph_contracts_result_t *res)
+{
+    int i;
+
+    (void)req;
+    lookup_calls++;
+    memset(res, 0, sizeof(*res));
+    if (contracts_listed < 0) {
+        res->reason = ALEPH_C_UNREACHABLE;
+        res->detail = "down";
+        return APR_EGENERAL;
+    }
+    res->reason = ALEPH_C_OK;
+    res->contracts = apr_array_make(p, 2, sizeof(aleph_contract_t));
+    for (i = 0; i < contracts_listed; i++) {
+        aleph_contract_t *c = apr_array_push(res->contracts);
+
+        c->contract_id = apr_psprintf(p, "cont.%d", i + 1);
+        c->name = "n";
+    }
+    return APR_SUCCESS;
+}
+
+/* AlephContract auto: single lookup, kept for good, refusals back off. */
+static void test_contract_cache(apr_pool_t *p)
+{
+    aleph_store_t *st;
+    aleph_slot_t *slot;
+    unsigned char k[ALEPH_KEY_LEN];
+    char buf[ALEPH_CONTRACT_ID_MAX + 1];
+    aleph_contract_answer_t ans;
+    /* A 1 ms backoff cap, so that the test can wait it out. */
+    aleph_cache_policy_t pol = { -1, 1000, S / 20, 0 };
+    aleph_contracts_request_t req;
+    apr_int64_t now = aleph_clock_now(), retry_at;
+
+    memset(&req, 0, sizeof(req));
+    req.timeout = S;
+    aleph_store_create(&st, 4, p);
+
+    key_of(1, k);
+    slot = aleph_store_slot(st, k);
+    ok(aleph_store_contract(slot, buf) == ALEPH_CONTRACT_STATE_UNKNOWN, "no contract at first");
+    contracts_listed = 1;
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(ans.found && ans.looked_up && !strcmp(buf, "cont.1") && lookup_calls == 1,
+       "one contract: looked up and used");
+    contracts_listed = 2;
+    memset(buf, 0, sizeof(buf));
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(ans.found && !ans.looked_up && !strcmp(buf, "cont.1") && lookup_calls == 1,
+       "then kept: no second lookup");
+    ok(!aleph_store_contract_claim(slot, now, S, &retry_at) && retry_at == 0,
+       "a known contract cannot be claimed");
+    aleph_store_contract_put(slot, "cont.other");
+    aleph_store_contract_fail(slot, ALEPH_CONTRACT_STATE_AMBIGUOUS, now + S);
+    ok(aleph_store_contract(slot, buf) == ALEPH_CONTRACT_STATE_KNOWN && !strcmp(buf, "cont.1"),
+       "a known contract is never replaced");
+
+    key_of(2, k);
+    slot = aleph_store_slot(st, k);
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_AMBIGUOUS)
+       && ans.result.contracts && ans.result.contracts->nelts == 2
+       && ans.retry_at > aleph_clock_now(), "two contracts: ambiguous, with the list");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_AMBIGUOUS)
+       && lookup_calls == 2, "ambiguous: backs off without a new lookup");
+    apr_sleep(2000);
+    contracts_listed = 0;
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_NONE),
+       "after the backoff, looked up again: none");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_NONE),
+       "none: backs off");
+    apr_sleep(2000);
+    contracts_listed = -1;
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && ans.looked_up && !strcmp(ans.code, ALEPH_C_UNREACHABLE),
+       "a failed lookup gives its reason");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_BACKOFF),
+       "then backs off");
+    apr_sleep(2000);
+    contracts_listed = 1;
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(ans.found && !strcmp(buf, "cont.1") && aleph_store_contract_failures(slot) == 0,
+       "recovers, and the failures are reset");
+
+    /* Another process holds the lookup: wait for it, up to wait_max. */
+    key_of(3, k);
+    slot = aleph_store_slot(st, k);
+    now = aleph_clock_now();
+    ok(aleph_store_contract_claim(slot, now, 10 * S, &retry_at), "claim a lookup");
+    ok(!aleph_store_contract_claim(slot, now, 10 * S, &retry_at) && retry_at == 0,
+       "a second claim waits (no backoff)");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_PENDING),
+       "a lookup in flight elsewhere: gives up after wait_max");
+    aleph_store_contract_put(slot, "cont.9");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(ans.found && !strcmp(buf, "cont.9"), "the other process's answer is used");
+}
+
 static void test_credential_key(apr_pool_t *p)
 {
     aleph_token_request_t a, b;
@@ -437,6 +547,7 @@ int main(void)
     test_store_processes(p);
     test_store_restart(p);
     test_cache(p);
+    test_contract_cache(p);
     test_credential_key(p);
     test_secret(p);
     apr_pool_destroy(p);
