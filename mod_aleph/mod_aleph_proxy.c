@@ -27,6 +27,16 @@ APLOG_USE_MODULE(aleph);
 /* Contracts named in one log line when there are several; the rest are counted. */
 #define ALEPH_CONTRACTS_LOGGED 20
 
+/* Logs for the request when there is one, else for the server. */
+#define ALEPH_LOG_RS(r, s, level, ...) do {                          \
+        if (r) {                                                     \
+            ap_log_rerror(APLOG_MARK, level, 0, r, __VA_ARGS__);     \
+        }                                                            \
+        else {                                                       \
+            ap_log_error(APLOG_MARK, level, 0, s, __VA_ARGS__);      \
+        }                                                            \
+    } while (0)
+
 /* Handed from the decision to the injection (and to the 401 check). */
 typedef struct {
     const char *token_header;
@@ -98,27 +108,18 @@ static void aleph_insert_error_filter(request_rec *r)
 void aleph_log_fetch(server_rec *s, request_rec *r, const aleph_cred_t *cred,
                      const aleph_token_result_t *res)
 {
-    apr_pool_t *p = r ? r->pool : s->process->pconf;
-    int failed = res->reason && strcmp(res->reason, ALEPH_R_OK);
-    const char *msg;
-
-    if (failed) {
-        msg = apr_psprintf(p, "ALEPH00010: token request for credential %s (client id %s) "
-                           "to %s failed: %s: %s%s%s", cred->fingerprint,
-                           cred->req.client_id, cred->req.token_url, res->reason,
-                           res->detail ? res->detail : "",
-                           res->oauth_error_description ? " Description: " : "",
-                           res->oauth_error_description ? res->oauth_error_description : "");
+    if (res->reason && strcmp(res->reason, ALEPH_R_OK)) {
+        ALEPH_LOG_RS(r, s, APLOG_ERR, "ALEPH00010: token request for credential %s "
+                     "(client id %s) to %s failed: %s: %s%s%s (check the credential and "
+                     "the token endpoint; requests get 503 until a token is obtained)",
+                     cred->fingerprint, cred->req.client_id, cred->req.token_url,
+                     res->reason, res->detail ? res->detail : "",
+                     res->oauth_error_description ? " Description: " : "",
+                     res->oauth_error_description ? res->oauth_error_description : "");
     }
     else {
-        msg = apr_psprintf(p, "ALEPH00011: new token for credential %s, valid %"
-                           APR_INT64_T_FMT " s", cred->fingerprint, res->expires_in);
-    }
-    if (r) {
-        ap_log_rerror(APLOG_MARK, failed ? APLOG_ERR : APLOG_DEBUG, 0, r, "%s", msg);
-    }
-    else {
-        ap_log_error(APLOG_MARK, failed ? APLOG_ERR : APLOG_DEBUG, 0, s, "%s", msg);
+        ALEPH_LOG_RS(r, s, APLOG_DEBUG, "ALEPH00011: new token for credential %s, valid %"
+                     APR_INT64_T_FMT " s", cred->fingerprint, res->expires_in);
     }
 }
 
@@ -251,7 +252,8 @@ static int aleph_fixups(request_rec *r)
     if (!backend_carries_headers(r->filename + 6)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "ALEPH00012: AlephAuth On, but the backend %s is not an "
-                      "HTTP(S) or WebSocket URL; the request was refused",
+                      "HTTP(S) or WebSocket URL: the request was refused; use such a "
+                      "backend, or set AlephAuth Off for this scope",
                       r->filename + 6);
         return refuse(r, HTTP_BAD_GATEWAY, "upstream_not_supported",
                       "The gateway cannot add credentials for this backend.", 0);
@@ -281,8 +283,9 @@ static int aleph_fixups(request_rec *r)
     default:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "ALEPH00013: gave up waiting for the token request of "
-                      "credential %s (client id %s) after %" APR_TIME_T_FMT " ms",
-                      cred->fingerprint, cred->req.client_id, cred->policy.wait_max / 1000);
+                      "credential %s (client id %s) after %" APR_TIME_T_FMT " ms; check "
+                      "how fast %s answers, or raise AlephTimeout", cred->fingerprint,
+                      cred->req.client_id, cred->policy.wait_max / 1000, cred->req.token_url);
         return refuse(r, HTTP_SERVICE_UNAVAILABLE, "token_request_pending",
                       "The token request is taking too long.", ALEPH_SEC);
     }
