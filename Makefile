@@ -18,7 +18,10 @@ MODULE    = mod_aleph/.libs/mod_aleph.so
 # The aleph command: the same core, and a main of its own.
 CLI       = mod_aleph/aleph
 CLI_SRC   = mod_aleph/aleph_cli.c
-BINDIR   ?= $(shell $(APXS) -q BINDIR 2>/dev/null || echo /usr/bin)
+# Where make install puts things: apxs's layout, under DESTDIR.
+LIBEXECDIR ?= $(shell $(APXS) -q LIBEXECDIR)
+SYSCONFDIR ?= $(shell $(APXS) -q SYSCONFDIR)
+BINDIR     ?= $(shell $(APXS) -q BINDIR)
 
 APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
@@ -67,10 +70,15 @@ run: deps
 	$(MAKE) all
 	bash t/demo.sh
 
+# apxs -i installs into LIBEXECDIR as given, but does not create it. aleph.load
+# names the module where this layout puts it.
 install: all
-	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$$($(APXS) -q LIBEXECDIR) -n aleph mod_aleph/mod_aleph.la
-	install -D -m 644 conf/aleph.load $(DESTDIR)/etc/apache2/mods-available/aleph.load
-	install -D -m 644 conf/aleph.conf $(DESTDIR)/etc/apache2/mods-available/aleph.conf
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/mods-available
+	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -n aleph mod_aleph/mod_aleph.la
+	sed 's#/usr/lib/apache2/modules/#$(LIBEXECDIR)/#' conf/aleph.load \
+	    > $(DESTDIR)$(SYSCONFDIR)/mods-available/aleph.load
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/mods-available/aleph.load
+	install -m 644 conf/aleph.conf $(DESTDIR)$(SYSCONFDIR)/mods-available/aleph.conf
 	install -D -m 755 $(CLI) $(DESTDIR)$(BINDIR)/aleph
 
 clean:
