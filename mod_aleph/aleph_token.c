@@ -1,10 +1,10 @@
 /* Licensed under the Apache License, Version 2.0 (see NOTICE). */
 /*
  * OAuth 2.0 client-credentials grant: request encoding, the HTTP exchange
- * and the judgement of the response. Everything a token endpoint sends is
- * treated as hostile: it is bounded and validated, and reaches a detail
- * only as sanitised OAuth error text, because details end up in logs and
- * in 503 bodies.
+ * (through aleph_http.c) and the judgement of the response. Everything a
+ * token endpoint sends is treated as hostile: it is bounded and validated,
+ * and reaches a detail only as sanitised OAuth error text, because details
+ * end up in logs and in 503 bodies.
  */
 #include <string.h>
 
