@@ -13,14 +13,21 @@ SANITIZE  ?=
 SAN_CFLAGS = $(if $(SANITIZE),-g -fsanitize=address$(comma)undefined -fno-omit-frame-pointer)
 SAN_LIBS   = $(if $(SANITIZE),-lasan -lubsan)
 
-CORE_SRC  = mod_aleph/aleph_token.c mod_aleph/aleph_store.c mod_aleph/aleph_cache.c \
-            mod_aleph/aleph_policy.c mod_aleph/aleph_credential.c mod_aleph/aleph_secret.c \
-            mod_aleph/aleph_origin.c
+CORE_SRC  = mod_aleph/aleph_http.c mod_aleph/aleph_token.c mod_aleph/aleph_contracts.c \
+            mod_aleph/aleph_store.c mod_aleph/aleph_cache.c mod_aleph/aleph_policy.c \
+            mod_aleph/aleph_credential.c mod_aleph/aleph_secret.c mod_aleph/aleph_origin.c
 GLUE_SRC  = mod_aleph/mod_aleph.c mod_aleph/mod_aleph_config.c mod_aleph/mod_aleph_scopes.c \
             mod_aleph/mod_aleph_store.c mod_aleph/mod_aleph_proxy.c mod_aleph/mod_aleph_status.c \
             mod_aleph/mod_aleph_refresh.c mod_aleph/mod_aleph_retry.c
 HEADERS   = $(wildcard mod_aleph/*.h)
 MODULE    = mod_aleph/.libs/mod_aleph.so
+# The aleph command: the same core, and a main of its own.
+CLI       = mod_aleph/aleph
+CLI_SRC   = mod_aleph/aleph_cli.c
+# Where make install puts things: apxs's layout, under DESTDIR.
+LIBEXECDIR ?= $(shell $(APXS) -q LIBEXECDIR)
+SYSCONFDIR ?= $(shell $(APXS) -q SYSCONFDIR)
+BINDIR     ?= $(shell $(APXS) -q BINDIR)
 
 APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
@@ -34,7 +41,7 @@ DEPS = apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libapache2-mod-pe
 
 .PHONY: all deps test unit fuzz fuzzers run install clean FORCE
 
-all: $(MODULE)
+all: $(MODULE) $(CLI)
 
 $(MODULE): $(CORE_SRC) $(GLUE_SRC) $(HEADERS) mod_aleph/.build-flags
 	cd mod_aleph && $(APXS) -c -n aleph -Wc,"$(WARN) $(EXTRA_CFLAGS) $(SAN_CFLAGS)" \
@@ -51,6 +58,10 @@ FORCE:
 
 comma := ,
 
+$(CLI): $(CLI_SRC) $(CORE_SRC) $(HEADERS)
+	$(CC) $(WARN) -g -O2 $(EXTRA_CFLAGS) $(APR_CFLAGS) -Imod_aleph -o $@ $(CLI_SRC) $(CORE_SRC) \
+	    $(APR_LIBS) -lcurl -ljansson $(EXTRA_LDFLAGS)
+
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -58,7 +69,7 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-t/unit/bin/%: t/unit/%.c $(CORE_SRC) $(HEADERS) t/unit/tap.h mod_aleph/.build-flags
+t/unit/bin/%: t/unit/%.c $(CORE_SRC) $(HEADERS) $(wildcard t/unit/*.h) mod_aleph/.build-flags
 	@mkdir -p t/unit/bin
 	$(CC) $(WARN) -g $(EXTRA_CFLAGS) $(SAN_CFLAGS) $(if $(SANITIZE),-fno-sanitize-recover=undefined) \
 	    $(APR_CFLAGS) -Imod_aleph -o $@ $< $(CORE_SRC) \
@@ -92,12 +103,18 @@ run: deps
 	$(MAKE) all
 	bash t/demo.sh
 
+# apxs -i installs into LIBEXECDIR as given, but does not create it. aleph.load
+# names the module where this layout puts it.
 install: all
-	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$$($(APXS) -q LIBEXECDIR) -n aleph mod_aleph/mod_aleph.la
-	install -D -m 644 conf/aleph.load $(DESTDIR)/etc/apache2/mods-available/aleph.load
-	install -D -m 644 conf/aleph.conf $(DESTDIR)/etc/apache2/mods-available/aleph.conf
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/mods-available
+	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -n aleph mod_aleph/mod_aleph.la
+	sed 's#/usr/lib/apache2/modules/#$(LIBEXECDIR)/#' conf/aleph.load \
+	    > $(DESTDIR)$(SYSCONFDIR)/mods-available/aleph.load
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/mods-available/aleph.load
+	install -m 644 conf/aleph.conf $(DESTDIR)$(SYSCONFDIR)/mods-available/aleph.conf
+	install -D -m 755 $(CLI) $(DESTDIR)$(BINDIR)/aleph
 
 clean:
-	rm -rf mod_aleph/.libs mod_aleph/.build-flags mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
+	rm -rf $(CLI) mod_aleph/.libs mod_aleph/.build-flags mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
 	       t/unit/bin t/fuzz/bin t/fuzz/artifacts t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
 	       t/logs t/htdocs/index.html t/conf/tls t/conf/rotating-secret.txt

@@ -10,9 +10,9 @@
 #define ALEPH_WAIT_STEP (10 * 1000)
 
 /* Time a claim is held: past it, a dead or hung fetcher is replaced. */
-static apr_interval_time_t claim_hold(const aleph_token_request_t *req)
+static apr_interval_time_t claim_hold(apr_interval_time_t request_timeout)
 {
-    return req->timeout + 2 * ALEPH_SEC;
+    return request_timeout + 2 * ALEPH_SEC;
 }
 
 static apr_uint32_t jitter(void)
@@ -64,7 +64,7 @@ int aleph_cache_refresh(apr_pool_t *p, aleph_slot_t *slot,
                         const aleph_cache_policy_t *policy,
                         aleph_token_result_t *result)
 {
-    if (!aleph_store_claim(slot, aleph_clock_now(), claim_hold(req), NULL)) {
+    if (!aleph_store_claim(slot, aleph_clock_now(), claim_hold(req->timeout), NULL)) {
         return 0;
     }
     fetch_into(p, slot, req, fetch, policy, result);
@@ -98,7 +98,7 @@ void aleph_cache_get(apr_pool_t *p, aleph_slot_t *slot,
         return;
     }
     for (;;) {
-        if (aleph_store_claim(slot, now, claim_hold(req), &answer->retry_at)) {
+        if (aleph_store_claim(slot, now, claim_hold(req->timeout), &answer->retry_at)) {
             answer->fetched = 1;
             if (fetch_into(p, slot, req, fetch, policy, &answer->result) == APR_SUCCESS
                 && aleph_store_get(slot, buf, meta)) {
@@ -127,5 +127,73 @@ void aleph_cache_get(apr_pool_t *p, aleph_slot_t *slot,
             answer->outcome = ALEPH_CACHE_HIT;
             return;
         }
+    }
+}
+
+/* Runs the lookup for a claimed slot and keeps its outcome. */
+static void look_up_contract(apr_pool_t *p, aleph_slot_t *slot,
+                             const aleph_contracts_request_t *req,
+                             aleph_contracts_fn *lookup,
+                             const aleph_cache_policy_t *policy, char *buf,
+                             aleph_contract_answer_t *answer)
+{
+    aleph_contracts_result_t *res = &answer->result;
+    aleph_contract_state_e failed = ALEPH_CONTRACT_STATE_UNKNOWN;
+
+    answer->looked_up = 1;
+    if (lookup(p, req, res) == APR_SUCCESS && res->contracts->nelts == 1) {
+        const char *id = APR_ARRAY_IDX(res->contracts, 0, aleph_contract_t).contract_id;
+
+        aleph_store_contract_put(slot, id);
+        apr_cpystrn(buf, id, ALEPH_CONTRACT_ID_MAX + 1);
+        answer->found = 1;
+        return;
+    }
+    if (res->contracts) {
+        failed = res->contracts->nelts ? ALEPH_CONTRACT_STATE_AMBIGUOUS
+                                       : ALEPH_CONTRACT_STATE_NONE;
+    }
+    answer->code = failed == ALEPH_CONTRACT_STATE_AMBIGUOUS ? ALEPH_CONTRACT_AMBIGUOUS
+                 : failed == ALEPH_CONTRACT_STATE_NONE ? ALEPH_CONTRACT_NONE
+                 : res->reason;
+    answer->retry_at = aleph_clock_now()
+        + aleph_policy_backoff(aleph_store_contract_failures(slot) + 1,
+                               policy->backoff_max, 0, jitter());
+    aleph_store_contract_fail(slot, failed, answer->retry_at);
+}
+
+void aleph_cache_contract(apr_pool_t *p, aleph_slot_t *slot,
+                          const aleph_contracts_request_t *req,
+                          aleph_contracts_fn *lookup, const aleph_cache_policy_t *policy,
+                          char *buf, aleph_contract_answer_t *answer)
+{
+    apr_int64_t now = aleph_clock_now();
+    apr_int64_t deadline = now + policy->wait_max;
+    aleph_contract_state_e state;
+
+    memset(answer, 0, sizeof(*answer));
+    for (;;) {
+        state = aleph_store_contract(slot, buf);
+        if (state == ALEPH_CONTRACT_STATE_KNOWN) {
+            answer->found = 1;
+            return;
+        }
+        if (aleph_store_contract_claim(slot, now, claim_hold(req->transport->timeout),
+                                       &answer->retry_at)) {
+            look_up_contract(p, slot, req, lookup, policy, buf, answer);
+            return;
+        }
+        if (answer->retry_at) {
+            answer->code = state == ALEPH_CONTRACT_STATE_AMBIGUOUS ? ALEPH_CONTRACT_AMBIGUOUS
+                         : state == ALEPH_CONTRACT_STATE_NONE ? ALEPH_CONTRACT_NONE
+                         : ALEPH_CONTRACT_BACKOFF;
+            return;
+        }
+        if (now >= deadline) {
+            answer->code = ALEPH_CONTRACT_PENDING;
+            return;
+        }
+        apr_sleep(ALEPH_WAIT_STEP);
+        now = aleph_clock_now();
     }
 }

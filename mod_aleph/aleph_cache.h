@@ -9,6 +9,7 @@
 #ifndef ALEPH_CACHE_H
 #define ALEPH_CACHE_H
 
+#include "aleph_contracts.h"
 #include "aleph_store.h"
 #include "aleph_token.h"
 
@@ -58,5 +59,36 @@ int aleph_cache_refresh(apr_pool_t *p, aleph_slot_t *slot,
                         const aleph_token_request_t *req, aleph_fetch_fn *fetch,
                         const aleph_cache_policy_t *policy,
                         aleph_token_result_t *result);
+
+/* A contracts source: aleph_contracts_fetch, or a stand-in in tests. */
+typedef apr_status_t aleph_contracts_fn(apr_pool_t *p, const aleph_contracts_request_t *req,
+                                        aleph_contracts_result_t *res);
+
+/* 503 codes when no single contract can be had (besides ALEPH_C_* reasons). */
+#define ALEPH_CONTRACT_AMBIGUOUS "contract_ambiguous"
+#define ALEPH_CONTRACT_NONE      "contract_none"
+#define ALEPH_CONTRACT_BACKOFF   "contracts_endpoint_backoff"
+#define ALEPH_CONTRACT_PENDING   "contracts_request_pending"
+
+typedef struct {
+    int found;                  /* the id is in buf */
+    const char *code;           /* otherwise: why (a 503 code) */
+    int looked_up;              /* this caller ran the lookup: see result */
+    aleph_contracts_result_t result;
+    apr_int64_t retry_at;       /* not found: when a lookup may run again */
+} aleph_contract_answer_t;
+
+/*
+ * AlephContract auto: puts the credential's one contract id into buf
+ * (ALEPH_CONTRACT_ID_MAX + 1 bytes). The first caller looks it up with
+ * req (one lookup per credential at a time, across processes) and keeps
+ * it in the slot for good; several contracts, none, or a failed lookup
+ * back off like token fetches, and callers get the code. Only the
+ * lookup's own claim is held while it runs.
+ */
+void aleph_cache_contract(apr_pool_t *p, aleph_slot_t *slot,
+                          const aleph_contracts_request_t *req,
+                          aleph_contracts_fn *lookup, const aleph_cache_policy_t *policy,
+                          char *buf, aleph_contract_answer_t *answer);
 
 #endif

@@ -12,6 +12,8 @@
 #define ALEPH_SEC                   APR_INT64_C(1000000)
 /* Defaults of the tunable directives. */
 #define ALEPH_DEFAULT_TIMEOUT       (10 * ALEPH_SEC)
+#define ALEPH_MIN_TIMEOUT           (ALEPH_SEC / 10)
+#define ALEPH_MAX_TIMEOUT           (300 * ALEPH_SEC)
 #define ALEPH_DEFAULT_BACKOFF_MAX   (60 * ALEPH_SEC)
 /* First backoff step; doubles per consecutive failure up to the cap. */
 #define ALEPH_BACKOFF_BASE          ALEPH_SEC

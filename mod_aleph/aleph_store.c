@@ -8,7 +8,7 @@
 
 /* Bumped whenever the layout below changes. */
 #define ALEPH_STORE_MAGIC   0x414c5048u   /* "ALPH" */
-#define ALEPH_STORE_VERSION 1u
+#define ALEPH_STORE_VERSION 3u
 /* Reader retries before it gives up on a slot being rewritten. */
 #define ALEPH_READ_SPINS    10000
 /* Longest a claim taken only to expire a token may be held (microseconds). */
@@ -31,7 +31,22 @@ struct aleph_slot_t {
     uint32_t token_len;
     int64_t last_error_time;
     char last_error[ALEPH_ERROR_TEXT_MAX];
+    /*
+     * AlephContract auto. The lookup has a claim and a backoff of its own,
+     * so that it never holds up the token. The id is written once, before
+     * contract_state becomes KNOWN, and never changes after: no seqlock.
+     */
+    _Atomic int64_t contract_claim_until;
+    _Atomic int64_t contract_retry_at;
+    _Atomic uint32_t contract_failures;  /* consecutive */
+    _Atomic uint32_t contract_state;     /* aleph_contract_state_e */
+    char contract[ALEPH_CONTRACT_ID_MAX + 1];
     char token[ALEPH_TOKEN_MAX_LEN + 1];
+    /*
+     * Bumped by every injected request; last, 4 KiB away from seq, so that
+     * these writes do not evict the cache line every reader checks.
+     */
+    _Atomic uint64_t injections;
 };
 
 typedef struct {
@@ -49,12 +64,20 @@ struct aleph_store_t {
 };
 
 /* Slots start on a cache line so that two slots never share one. */
-#define ALEPH_HEADER_SIZE  APR_ALIGN(sizeof(aleph_store_header_t), 64)
-#define ALEPH_SLOT_SIZE    APR_ALIGN(sizeof(aleph_slot_t), 64)
+#define ALEPH_LINE         64
+#define ALEPH_HEADER_SIZE  APR_ALIGN(sizeof(aleph_store_header_t), ALEPH_LINE)
+#define ALEPH_SLOT_SIZE    APR_ALIGN(sizeof(aleph_slot_t), ALEPH_LINE)
 
 apr_size_t aleph_store_size(unsigned nslots)
 {
-    return ALEPH_HEADER_SIZE + (apr_size_t)nslots * ALEPH_SLOT_SIZE;
+    /* Room to move the header to a cache line: APR's base is not on one. */
+    return ALEPH_LINE + ALEPH_HEADER_SIZE + (apr_size_t)nslots * ALEPH_SLOT_SIZE;
+}
+
+static aleph_store_header_t *store_header(apr_shm_t *shm)
+{
+    return (aleph_store_header_t *)APR_ALIGN((uintptr_t)apr_shm_baseaddr_get(shm),
+                                             ALEPH_LINE);
 }
 
 apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
@@ -69,8 +92,8 @@ apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    st->header = apr_shm_baseaddr_get(st->shm);
-    memset(st->header, 0, size);
+    memset(apr_shm_baseaddr_get(st->shm), 0, size);
+    st->header = store_header(st->shm);
     st->header->magic = ALEPH_STORE_MAGIC;
     st->header->version = ALEPH_STORE_VERSION;
     st->header->slot_size = (uint32_t)ALEPH_SLOT_SIZE;
@@ -83,10 +106,10 @@ apr_status_t aleph_store_create(aleph_store_t **store, unsigned nslots,
 apr_status_t aleph_store_attach(aleph_store_t **store, apr_shm_t *shm,
                                 apr_pool_t *p)
 {
-    aleph_store_header_t *h = apr_shm_baseaddr_get(shm);
+    aleph_store_header_t *h = store_header(shm);
     aleph_store_t *st;
 
-    if (apr_shm_size_get(shm) < ALEPH_HEADER_SIZE || h->magic != ALEPH_STORE_MAGIC
+    if (apr_shm_size_get(shm) < aleph_store_size(0) || h->magic != ALEPH_STORE_MAGIC
         || h->version != ALEPH_STORE_VERSION || h->slot_size != ALEPH_SLOT_SIZE
         || apr_shm_size_get(shm) < aleph_store_size(h->capacity)) {
         return APR_EINVAL;
@@ -312,6 +335,96 @@ void aleph_store_fail(aleph_slot_t *slot, const char *error,
     atomic_store_explicit(&slot->claim_until, 0, memory_order_release);
 }
 
+/* Set while one writer copies the id in; readers see no contract. */
+#define ALEPH_CONTRACT_STATE_WRITING 0xffu
+
+aleph_contract_state_e aleph_store_contract(aleph_slot_t *slot,
+                                            char buf[ALEPH_CONTRACT_ID_MAX + 1])
+{
+    uint32_t state = atomic_load_explicit(&slot->contract_state, memory_order_acquire);
+
+    if (state == ALEPH_CONTRACT_STATE_WRITING) {
+        return ALEPH_CONTRACT_STATE_UNKNOWN;
+    }
+    if (state == ALEPH_CONTRACT_STATE_KNOWN && buf) {
+        memcpy(buf, slot->contract, sizeof(slot->contract));
+    }
+    return (aleph_contract_state_e)state;
+}
+
+int aleph_store_contract_claim(aleph_slot_t *slot, apr_int64_t now, apr_int64_t hold,
+                               apr_int64_t *retry_at)
+{
+    int64_t until = atomic_load_explicit(&slot->contract_claim_until, memory_order_acquire);
+    int64_t backoff = atomic_load_explicit(&slot->contract_retry_at, memory_order_relaxed);
+
+    *retry_at = 0;
+    if (aleph_store_contract(slot, NULL) == ALEPH_CONTRACT_STATE_KNOWN) {
+        return 0;
+    }
+    if (backoff > now) {
+        *retry_at = backoff;
+        return 0;
+    }
+    /* An expired claim belongs to a lookup that died or hung: take it over. */
+    if (until > now
+        || !atomic_compare_exchange_strong(&slot->contract_claim_until, &until, now + hold)) {
+        return 0;
+    }
+    /* Someone published the id between the first look and the claim. */
+    if (aleph_store_contract(slot, NULL) == ALEPH_CONTRACT_STATE_KNOWN) {
+        atomic_store_explicit(&slot->contract_claim_until, 0, memory_order_release);
+        return 0;
+    }
+    return 1;
+}
+
+void aleph_store_contract_put(aleph_slot_t *slot, const char *id)
+{
+    uint32_t state = atomic_load_explicit(&slot->contract_state, memory_order_acquire);
+
+    /*
+     * Readers copy the id without a lock, so it is written once: the CAS
+     * keeps out a second writer (a lookup whose claim had lapsed).
+     */
+    while (state != ALEPH_CONTRACT_STATE_KNOWN && state != ALEPH_CONTRACT_STATE_WRITING
+           && strlen(id) <= ALEPH_CONTRACT_ID_MAX) {
+        if (atomic_compare_exchange_weak(&slot->contract_state, &state,
+                                         ALEPH_CONTRACT_STATE_WRITING)) {
+            apr_cpystrn(slot->contract, id, sizeof(slot->contract));
+            atomic_store_explicit(&slot->contract_state, ALEPH_CONTRACT_STATE_KNOWN,
+                                  memory_order_release);
+            break;
+        }
+    }
+    atomic_store_explicit(&slot->contract_failures, 0, memory_order_relaxed);
+    atomic_store_explicit(&slot->contract_retry_at, 0, memory_order_relaxed);
+    atomic_store_explicit(&slot->contract_claim_until, 0, memory_order_release);
+}
+
+void aleph_store_contract_fail(aleph_slot_t *slot, aleph_contract_state_e failed,
+                               apr_int64_t retry_at)
+{
+    uint32_t state = atomic_load_explicit(&slot->contract_state, memory_order_acquire);
+
+    while (state != ALEPH_CONTRACT_STATE_KNOWN && state != ALEPH_CONTRACT_STATE_WRITING
+           && !atomic_compare_exchange_weak(&slot->contract_state, &state, failed)) {
+    }
+    atomic_fetch_add_explicit(&slot->contract_failures, 1, memory_order_relaxed);
+    atomic_store_explicit(&slot->contract_retry_at, retry_at, memory_order_relaxed);
+    atomic_store_explicit(&slot->contract_claim_until, 0, memory_order_release);
+}
+
+unsigned aleph_store_contract_failures(aleph_slot_t *slot)
+{
+    return atomic_load_explicit(&slot->contract_failures, memory_order_relaxed);
+}
+
+void aleph_store_count_injection(aleph_slot_t *slot)
+{
+    atomic_fetch_add_explicit(&slot->injections, 1, memory_order_relaxed);
+}
+
 void aleph_store_stats(aleph_slot_t *slot, apr_int64_t now,
                        aleph_slot_stats_t *stats)
 {
@@ -321,6 +434,7 @@ void aleph_store_stats(aleph_slot_t *slot, apr_int64_t now,
     memset(stats, 0, sizeof(*stats));
     stats->fetches = atomic_load_explicit(&slot->fetches, memory_order_relaxed);
     stats->failures = atomic_load_explicit(&slot->failures, memory_order_relaxed);
+    stats->injections = atomic_load_explicit(&slot->injections, memory_order_relaxed);
     stats->consecutive_failures =
         atomic_load_explicit(&slot->consecutive_failures, memory_order_relaxed);
     stats->retry_at = retry_at > now ? retry_at : 0;

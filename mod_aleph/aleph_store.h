@@ -13,6 +13,7 @@
 
 #include <apr_pools.h>
 #include <apr_shm.h>
+#include "aleph_contracts.h"
 #include "aleph_token.h"
 
 #define ALEPH_KEY_LEN        20   /* SHA-1 digest of the credential */
@@ -101,10 +102,48 @@ int aleph_store_expire(aleph_slot_t *slot, apr_uint32_t serial, apr_int64_t now)
 void aleph_store_fail(aleph_slot_t *slot, const char *error,
                       apr_int64_t retry_at, apr_time_t when);
 
+/* What a slot knows about its credential's contract (AlephContract auto). */
+typedef enum {
+    ALEPH_CONTRACT_STATE_UNKNOWN = 0, /* not looked up yet, or the lookup failed */
+    ALEPH_CONTRACT_STATE_KNOWN,       /* exactly one contract: its id is kept */
+    ALEPH_CONTRACT_STATE_AMBIGUOUS,   /* several: an administrator must pick one */
+    ALEPH_CONTRACT_STATE_NONE         /* the credential has none */
+} aleph_contract_state_e;
+
+/* The state; when KNOWN, the id is copied into buf (if not NULL). */
+aleph_contract_state_e aleph_store_contract(aleph_slot_t *slot,
+                                            char buf[ALEPH_CONTRACT_ID_MAX + 1]);
+
+/*
+ * Takes the right to look the contract up until now + hold, like
+ * aleph_store_claim for the token (but independent of it). 0 when the
+ * contract is known, a lookup is in flight, or lookups back off (until
+ * *retry_at, then set).
+ */
+int aleph_store_contract_claim(aleph_slot_t *slot, apr_int64_t now, apr_int64_t hold,
+                               apr_int64_t *retry_at);
+
+/* Keeps the one contract id (for good) and gives the claim up. */
+void aleph_store_contract_put(aleph_slot_t *slot, const char *id);
+
+/*
+ * Records a lookup that found no single contract (state AMBIGUOUS or
+ * NONE) or failed (UNKNOWN); backs off until retry_at and gives the claim
+ * up. A known contract stays known.
+ */
+void aleph_store_contract_fail(aleph_slot_t *slot, aleph_contract_state_e state,
+                               apr_int64_t retry_at);
+/* Lookups that failed in a row, for the backoff. */
+unsigned aleph_store_contract_failures(aleph_slot_t *slot);
+
+/* Counts a request forwarded with this slot's token (relaxed: a statistic). */
+void aleph_store_count_injection(aleph_slot_t *slot);
+
 /* Statistics and the last error, for status output. */
 typedef struct {
     apr_uint64_t fetches;
     apr_uint64_t failures;
+    apr_uint64_t injections;
     apr_uint32_t consecutive_failures;
     apr_int64_t retry_at;         /* 0: not backing off */
     int in_flight;

@@ -1,44 +1,26 @@
 /* Licensed under the Apache License, Version 2.0 (see NOTICE). */
 /*
  * OAuth 2.0 client-credentials grant: request encoding, the HTTP exchange
- * and the judgement of the response. Everything a token endpoint sends is
- * treated as hostile: it is bounded and validated, and reaches a detail
- * only as sanitised OAuth error text, because details end up in logs and
- * in 503 bodies.
+ * (through aleph_http.c) and the judgement of the response. Everything a
+ * token endpoint sends is treated as hostile: it is bounded and validated,
+ * and reaches a detail only as sanitised OAuth error text, because details
+ * end up in logs and in 503 bodies.
  */
-#include <limits.h>
 #include <string.h>
 
 #include <apr_base64.h>
 #include <apr_cstr.h>
 #include <apr_strings.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
+#include "aleph_http.h"
 #include "aleph_token.h"
-
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define DEFAULT_TIMEOUT_MS         30000L
-/* Retry-After beyond a day is more likely a mistake than a plan. */
-#define RETRY_AFTER_MAX_SEC        86400
-/* Headers are capped like the body so a server cannot flood us. */
-#define HEADERS_MAX_LEN            ALEPH_RESPONSE_MAX_LEN
-
-/* A volatile pointer keeps the compiler from dropping the stores. */
-static void wipe(const char *s, apr_size_t len)
-{
-    volatile char *v = (volatile char *)s;
-
-    while (len--) {
-        *v++ = '\0';
-    }
-}
 
 static void wipe_str(const char *s)
 {
     if (s) {
-        wipe(s, strlen(s));
+        aleph_http_wipe(s, strlen(s));
     }
 }
 
@@ -161,7 +143,7 @@ static const char *basic_authorization(apr_pool_t *p, const char *id,
     out = apr_palloc(p, sizeof(prefix) - 1 + apr_base64_encode_len((int)plen));
     memcpy(out, prefix, sizeof(prefix) - 1);
     apr_base64_encode(out + sizeof(prefix) - 1, plain, (int)plen);
-    wipe(plain, plen);
+    aleph_http_wipe(plain, plen);
     return out;
 }
 
@@ -204,7 +186,7 @@ static const char *json_body(apr_pool_t *p, const aleph_token_request_t *req)
         }
     }
     if (secret) {
-        wipe(json_string_value(secret), json_string_length(secret));
+        aleph_http_wipe(json_string_value(secret), json_string_length(secret));
         json_decref(secret);
     }
     json_decref(obj);
@@ -261,17 +243,7 @@ int aleph_token_is_valid(const char *s, apr_size_t len)
 /* OAuth error texts reach logs; keep them printable and short. */
 static const char *sanitise(apr_pool_t *p, const char *s, apr_size_t len)
 {
-    apr_size_t n = len < ALEPH_OAUTH_TEXT_MAX ? len : ALEPH_OAUTH_TEXT_MAX;
-    char *out = apr_palloc(p, n + 1);
-    apr_size_t i;
-
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        out[i] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
-    }
-    out[n] = '\0';
-    return out;
+    return aleph_http_printable(p, s, len, ALEPH_OAUTH_TEXT_MAX);
 }
 
 /* 1 and the result filled in if root is an RFC 6749 §5.2 error object. */
@@ -472,168 +444,6 @@ apr_status_t aleph_token_parse(apr_pool_t *p, int http_status,
 
 /* ---- the HTTP exchange --------------------------------------------- */
 
-typedef struct {
-    apr_pool_t *p;
-    char *buf;
-    apr_size_t len;
-    apr_size_t cap;
-    apr_size_t header_bytes;
-    int body_too_large;
-    int headers_too_large;
-    apr_interval_time_t retry_after;
-} fetch_ctx_t;
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    fetch_ctx_t *ctx = userdata;
-    size_t n = size * nmemb;
-
-    if (n > ALEPH_RESPONSE_MAX_LEN - ctx->len) {
-        ctx->body_too_large = 1;
-        return 0;
-    }
-    if (ctx->len + n > ctx->cap) {
-        apr_size_t cap = ctx->cap ? ctx->cap : 4096;
-        char *buf;
-
-        while (cap < ctx->len + n) {
-            cap *= 2;
-        }
-        if (cap > ALEPH_RESPONSE_MAX_LEN) {
-            cap = ALEPH_RESPONSE_MAX_LEN;
-        }
-        buf = apr_palloc(ctx->p, cap);
-        if (ctx->len) {
-            memcpy(buf, ctx->buf, ctx->len);
-        }
-        ctx->buf = buf;
-        ctx->cap = cap;
-    }
-    memcpy(ctx->buf + ctx->len, data, n);
-    ctx->len += n;
-    return n;
-}
-
-/* delta-seconds only; an HTTP-date would need a trustworthy clock. */
-static apr_interval_time_t parse_retry_after(const char *s, apr_size_t len)
-{
-    apr_size_t i = 0;
-    apr_int64_t secs = 0;
-    int digits = 0;
-
-    while (i < len && (s[i] == ' ' || s[i] == '\t')) {
-        i++;
-    }
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
-        if (secs <= RETRY_AFTER_MAX_SEC) {
-            secs = secs * 10 + (s[i] - '0');
-        }
-    }
-    while (i < len && (s[i] == ' ' || s[i] == '\t'
-                       || s[i] == '\r' || s[i] == '\n')) {
-        i++;
-    }
-    if (!digits || i != len) {
-        return 0;
-    }
-    if (secs > RETRY_AFTER_MAX_SEC) {
-        secs = RETRY_AFTER_MAX_SEC;
-    }
-    return apr_time_from_sec(secs);
-}
-
-static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
-{
-    static const char name[] = "Retry-After:";
-    fetch_ctx_t *ctx = userdata;
-    size_t n = size * nitems;
-
-    ctx->header_bytes += n;
-    if (ctx->header_bytes > HEADERS_MAX_LEN) {
-        ctx->headers_too_large = 1;
-        return 0;
-    }
-    /* A status line starts a new response (after 100 Continue, say). */
-    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
-        ctx->retry_after = 0;
-    }
-    else if (n >= sizeof(name) - 1
-             && apr_cstr_casecmpn(line, name, sizeof(name) - 1) == 0) {
-        ctx->retry_after = parse_retry_after(line + sizeof(name) - 1,
-                                             n - (sizeof(name) - 1));
-    }
-    return n;
-}
-
-static long timeout_ms(apr_interval_time_t t, long dflt)
-{
-    apr_time_t ms;
-
-    if (t <= 0) {
-        return dflt;
-    }
-    ms = apr_time_as_msec(t);
-    /* 0 would mean "no timeout" to libcurl. */
-    if (ms < 1) {
-        return 1;
-    }
-    return ms > INT_MAX ? INT_MAX : (long)ms;
-}
-
-/* Appends to *list; on failure frees it and leaves *list NULL. */
-static int add_header(struct curl_slist **list, const char *line)
-{
-    struct curl_slist *l = curl_slist_append(*list, line);
-
-    if (!l) {
-        curl_slist_free_all(*list);
-        *list = NULL;
-        return 0;
-    }
-    *list = l;
-    return 1;
-}
-
-static void free_headers(struct curl_slist *list)
-{
-    struct curl_slist *l;
-
-    /* libcurl copied the Authorization line; wipe its copy too. */
-    for (l = list; l; l = l->next) {
-        wipe_str(l->data);
-    }
-    curl_slist_free_all(list);
-}
-
-/* errbuf is empty for some failures; strerror always has something. */
-/*
- * Whether a failed exchange failed in TLS. With TLS 1.3 the server judges
- * the client certificate after the client's handshake is over, so a refused
- * one shows up as a TLS alert on the first read (or write), not as a
- * handshake error.
- */
-static int tls_failed(CURLcode cc, const char *errbuf)
-{
-    return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR
-        || cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE
-        || cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_ISSUER_ERROR
-        || ((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR)
-            && strstr(errbuf, " alert "));
-}
-
-static const char *curl_reason(apr_pool_t *p, CURLcode cc, const char *errbuf)
-{
-    apr_size_t len = strlen(errbuf);
-
-    while (len && (errbuf[len - 1] == '\n' || errbuf[len - 1] == '\r')) {
-        len--;
-    }
-    if (len == 0) {
-        return curl_easy_strerror(cc);
-    }
-    return sanitise(p, errbuf, len);
-}
-
 /* text with every copy of secret replaced, or text itself when it has none. */
 static const char *redact(apr_pool_t *p, const char *text, const char *secret)
 {
@@ -654,21 +464,14 @@ static const char *redact(apr_pool_t *p, const char *text, const char *secret)
 apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
                                aleph_token_result_t *res)
 {
-    fetch_ctx_t ctx;
-    char errbuf[CURL_ERROR_SIZE];
-    const char *body, *content_type, *authorization;
-    const char *authz_line = NULL;
-    struct curl_slist *headers = NULL;
-    CURL *curl;
-    CURLcode cc;
-    long status = 0;
+    const char *body, *content_type, *authorization, *authz_line = NULL;
+    const char *headers[5];
+    aleph_http_request_t http;
+    aleph_http_response_t resp;
     apr_status_t rv;
+    int n = 0;
 
     memset(res, 0, sizeof(*res));
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.p = p;
-    errbuf[0] = '\0';
-
     if (!req->token_url) {
         return fail(res, ALEPH_R_INTERNAL, "No token endpoint URL is set.");
     }
@@ -679,111 +482,67 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
                     "The token request could not be encoded because a "
                     "parameter is not valid UTF-8.");
     }
+    headers[n++] = apr_pstrcat(p, "Content-Type: ", content_type, NULL);
+    headers[n++] = "Accept: application/json";
+    /* No 100-continue round trip for a body this small. */
+    headers[n++] = "Expect:";
     if (authorization) {
         authz_line = apr_pstrcat(p, "Authorization: ", authorization, NULL);
+        headers[n++] = authz_line;
     }
+    headers[n] = NULL;
 
-    curl = curl_easy_init();
-    if (!curl
-        || !add_header(&headers, apr_pstrcat(p, "Content-Type: ",
-                                             content_type, NULL))
-        || !add_header(&headers, "Accept: application/json")
-        /* No 100-continue round trip for a body this small. */
-        || !add_header(&headers, "Expect:")
-        || (authz_line && !add_header(&headers, authz_line))) {
+    memset(&http, 0, sizeof(http));
+    http.url = req->token_url;
+    http.body = body;
+    http.headers = headers;
+    http.max_len = ALEPH_RESPONSE_MAX_LEN;
+    http.connect_timeout = req->connect_timeout;
+    http.timeout = req->timeout;
+    http.ca_file = req->ca_file;
+    http.ca_path = req->ca_path;
+    http.client_cert = req->client_cert;
+    http.client_key = req->client_key;
+    http.proxy = req->proxy;
+    aleph_http_perform(p, &http, &resp);
+
+    switch (resp.outcome) {
+    case ALEPH_HTTP_DONE:
+        rv = aleph_token_parse(p, resp.status, resp.body, resp.len, res);
+        break;
+    case ALEPH_HTTP_BODY_TOO_LARGE:
+        rv = fail(res, ALEPH_R_TOO_LARGE, apr_psprintf(p,
+                  "The token endpoint's response is larger than %d bytes.",
+                  ALEPH_RESPONSE_MAX_LEN));
+        break;
+    case ALEPH_HTTP_HEADERS_TOO_LARGE:
+        rv = fail(res, ALEPH_R_TOO_LARGE, apr_psprintf(p,
+                  "The token endpoint's response headers are larger than %d "
+                  "bytes.", ALEPH_RESPONSE_MAX_LEN));
+        break;
+    case ALEPH_HTTP_TIMEOUT:
+        rv = fail(res, ALEPH_R_TIMEOUT, apr_psprintf(p,
+                  "The token endpoint did not answer in time: %s.", resp.error));
+        break;
+    case ALEPH_HTTP_TLS_FAILED:
+        rv = fail(res, ALEPH_R_TLS, apr_psprintf(p,
+                  "The TLS connection to the token endpoint failed "
+                  "(certificate verification, client certificate or "
+                  "protocol): %s.", resp.error));
+        break;
+    case ALEPH_HTTP_UNREACHABLE:
+        rv = fail(res, ALEPH_R_UNREACHABLE, apr_psprintf(p,
+                  "The token endpoint could not be reached: %s.", resp.error));
+        break;
+    default:
         rv = fail(res, ALEPH_R_INTERNAL,
-                  "libcurl could not be initialised for the token request.");
-        goto done;
+                  "libcurl could not set the token request up.");
+        break;
     }
-
-    if (curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_URL, req->token_url) != CURLE_OK
-#if LIBCURL_VERSION_NUM >= 0x075500
-        || curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https")
-           != CURLE_OK
-#else
-        || curl_easy_setopt(curl, CURLOPT_PROTOCOLS,
-                            (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))
-           != CURLE_OK
-#endif
-        || curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                            timeout_ms(req->connect_timeout,
-                                       DEFAULT_CONNECT_TIMEOUT_MS)) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                            timeout_ms(req->timeout, DEFAULT_TIMEOUT_MS))
-           != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_SSLVERSION,
-                            (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK
-        /* Refuses an announced oversized body before reading it. */
-        || curl_easy_setopt(curl, CURLOPT_MAXFILESIZE,
-                            (long)ALEPH_RESPONSE_MAX_LEN) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_aleph") != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body))
-           != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ctx) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header)
-           != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ctx) != CURLE_OK
-        /* "" turns off the proxy environment variables too: egress is explicit. */
-        || curl_easy_setopt(curl, CURLOPT_PROXY, req->proxy ? req->proxy : "")
-           != CURLE_OK
-        || (req->ca_file
-            && curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
-        || (req->ca_path
-            && curl_easy_setopt(curl, CURLOPT_CAPATH, req->ca_path) != CURLE_OK)
-        || (req->client_cert
-            && curl_easy_setopt(curl, CURLOPT_SSLCERT, req->client_cert) != CURLE_OK)
-        || (req->client_key
-            && curl_easy_setopt(curl, CURLOPT_SSLKEY, req->client_key) != CURLE_OK)) {
-        rv = fail(res, ALEPH_R_INTERNAL,
-                  "libcurl refused an option required for the token request.");
-        goto done;
+    if (resp.outcome != ALEPH_HTTP_DONE) {
+        res->http_status = resp.status;
     }
-
-    cc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-
-    if (cc == CURLE_OK) {
-        rv = aleph_token_parse(p, (int)status, ctx.buf, ctx.len, res);
-    }
-    else {
-        res->http_status = (int)status;
-        if (ctx.body_too_large || cc == CURLE_FILESIZE_EXCEEDED) {
-            rv = fail(res, ALEPH_R_TOO_LARGE, apr_psprintf(p,
-                      "The token endpoint's response is larger than %d "
-                      "bytes.", ALEPH_RESPONSE_MAX_LEN));
-        }
-        else if (ctx.headers_too_large) {
-            rv = fail(res, ALEPH_R_TOO_LARGE, apr_psprintf(p,
-                      "The token endpoint's response headers are larger "
-                      "than %d bytes.", HEADERS_MAX_LEN));
-        }
-        else if (tls_failed(cc, errbuf)) {
-            rv = fail(res, ALEPH_R_TLS, apr_psprintf(p,
-                      "The TLS connection to the token endpoint failed "
-                      "(certificate verification, client certificate or "
-                      "protocol): %s.", curl_reason(p, cc, errbuf)));
-        }
-        else if (cc == CURLE_OPERATION_TIMEDOUT) {
-            rv = fail(res, ALEPH_R_TIMEOUT, apr_psprintf(p,
-                      "The token endpoint did not answer in time: %s.",
-                      curl_reason(p, cc, errbuf)));
-        }
-        else {
-            rv = fail(res, ALEPH_R_UNREACHABLE, apr_psprintf(p,
-                      "The token endpoint could not be reached: %s.",
-                      curl_reason(p, cc, errbuf)));
-        }
-    }
-    res->retry_after = ctx.retry_after;
-
+    res->retry_after = resp.retry_after;
     /*
      * An endpoint may echo what it received ("wrong secret '...'"), and
      * these texts go to the error log and the status page.
@@ -792,12 +551,10 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
     res->oauth_error_description = redact(p, res->oauth_error_description,
                                           req->client_secret);
     res->detail = redact(p, res->detail, req->client_secret);
-
-done:
-    if (curl) {
-        curl_easy_cleanup(curl);
+    /* The response body holds the token; the request, the secret. */
+    if (resp.body) {
+        aleph_http_wipe(resp.body, resp.len);
     }
-    free_headers(headers);
     wipe_str(body);
     wipe_str(authorization);
     wipe_str(authz_line);

@@ -10,6 +10,9 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+/* Defaults of AlephTokenURL and AlephAudience (and of the aleph command). */
+#define ALEPH_DEFAULT_TOKEN_URL    "https://auth.platform.satellogic.com/oauth/token"
+#define ALEPH_DEFAULT_AUDIENCE     "https://api.satellogic.com/"
 /* Longest access token accepted; it becomes a request header value. */
 #define ALEPH_TOKEN_MAX_LEN        4096
 /* Largest token endpoint response body read; larger ones are refused. */

@@ -44,7 +44,8 @@ static int aleph_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
         if (rc != CURLE_OK) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         "ALEPH00014: libcurl failed to initialise: %s",
+                         "ALEPH00014: libcurl failed to initialise: %s; check the "
+                         "libcurl installation",
                          curl_easy_strerror(rc));
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -54,7 +55,8 @@ static int aleph_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                   ALEPH_PROVIDER_VERSION);
     if (!provider) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     "ALEPH00015: the %s token provider is not registered",
+                     "ALEPH00015: the %s token provider is not registered (an "
+                     "internal error); reinstall mod_aleph and restart httpd",
                      ALEPH_PROVIDER_OAUTH2);
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -59,9 +59,10 @@ typedef struct {
     aleph_cred_conf_t cc;
     const char *token_header;
     const char *token_prefix;     /* with its trailing space; "" = bare */
-    const char *contract;         /* "" = none */
+    const char *contract;         /* "" = none; aleph_contract_auto = look it up */
     const char *contract_header;
     apr_array_header_t *upstreams;/* normalised origins (char *) */
+    const char *contracts_url;
     /* Derived at start-up, not by a directive: */
     const struct aleph_cred_t *cred; /* set at start-up for each section */
 } aleph_dir_conf_t;
@@ -115,6 +116,9 @@ const char *aleph_conf_token_prefix(const aleph_dir_conf_t *c);
 /* The token request c describes, without its secret. */
 void aleph_conf_token_request(const aleph_dir_conf_t *c, aleph_token_request_t *req);
 const char *aleph_conf_contract_header(const aleph_dir_conf_t *c);
+const char *aleph_conf_contracts_url(const aleph_dir_conf_t *c);
+/* The value of contract for AlephContract auto, told apart by its address. */
+extern const char aleph_contract_auto[];
 void aleph_conf_policy(const aleph_dir_conf_t *c, aleph_cache_policy_t *policy);
 
 /* mod_aleph_scopes.c: start-up resolution and checks of every scope */

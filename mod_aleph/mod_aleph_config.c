@@ -12,16 +12,16 @@
 #include <http_config.h>
 #include <util_script.h>
 
+#include "aleph_contracts.h"
 #include "aleph_origin.h"
 #include "aleph_policy.h"
 #include "aleph_secret.h"
 #include "mod_aleph.h"
 
-#define ALEPH_DEFAULT_TOKEN_URL       "https://auth.platform.satellogic.com/oauth/token"
-#define ALEPH_DEFAULT_AUDIENCE        "https://api.satellogic.com/"
 #define ALEPH_DEFAULT_TOKEN_PREFIX    "Bearer "
-#define ALEPH_MAX_TIMEOUT             (300 * ALEPH_SEC)
 #define ALEPH_MAX_CACHE_SIZE          4096
+
+const char aleph_contract_auto[] = "auto";
 
 /* Compared with memcmp: any padding would hold garbage. */
 typedef char aleph_cred_conf_has_no_padding[
@@ -85,6 +85,7 @@ void *aleph_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(cc.client_key);
     MERGE_PTR(cc.token_proxy);
     MERGE_PTR(upstreams);
+    MERGE_PTR(contracts_url);
     MERGE_PTR(cred);
     return m;
 }
@@ -125,6 +126,11 @@ const char *aleph_conf_token_prefix(const aleph_dir_conf_t *c)
 const char *aleph_conf_contract_header(const aleph_dir_conf_t *c)
 {
     return c->contract_header ? c->contract_header : ALEPH_DEFAULT_CONTRACT_HEADER;
+}
+
+const char *aleph_conf_contracts_url(const aleph_dir_conf_t *c)
+{
+    return c->contracts_url ? c->contracts_url : ALEPH_DEFAULT_CONTRACTS_URL;
 }
 
 /* "none" (and "") turn an optional value off; NULL keeps the default. */
@@ -364,10 +370,24 @@ static const char *cmd_contract(cmd_parms *cmd, void *dc, const char *v)
     DIR_CONF(dc);
 
     if (!*v) {
-        return apr_psprintf(cmd->pool, "%s: give a contract id or none", cmd->cmd->name);
+        return apr_psprintf(cmd->pool, "%s: give a contract id, auto or none",
+                            cmd->cmd->name);
+    }
+    if (!strcasecmp(v, "auto")) {
+        c->contract = aleph_contract_auto;
+        return NULL;
     }
     c->contract = strcasecmp(v, "none") ? v : "";
     return check_field_value(cmd, v, "contract id");
+}
+
+static const char *cmd_contracts_url(cmd_parms *cmd, void *dc, const char *v)
+{
+    DIR_CONF(dc);
+    const char *err = check_url(cmd, v);
+
+    c->contracts_url = v;
+    return err;
 }
 
 static const char *cmd_contract_header(cmd_parms *cmd, void *dc, const char *v)
@@ -381,7 +401,7 @@ static const char *cmd_contract_header(cmd_parms *cmd, void *dc, const char *v)
 static const char *cmd_timeout(cmd_parms *cmd, void *dc, const char *v)
 {
     DIR_CONF(dc);
-    return set_seconds(cmd, v, 100 * 1000, ALEPH_MAX_TIMEOUT, &c->cc.timeout);
+    return set_seconds(cmd, v, ALEPH_MIN_TIMEOUT, ALEPH_MAX_TIMEOUT, &c->cc.timeout);
 }
 
 static const char *cmd_refresh_margin(cmd_parms *cmd, void *dc, const char *v)
@@ -517,7 +537,9 @@ const command_rec aleph_cmds[] = {
     AP_INIT_RAW_ARGS("AlephTokenHeader", cmd_token_header, NULL, DIR_SCOPE,
                      "header the token is sent in, and its scheme prefix"),
     AP_INIT_TAKE1("AlephContract", cmd_contract, NULL, DIR_SCOPE,
-                  "contract id sent upstream, or none"),
+                  "contract id sent upstream, auto (the credential's only one), or none"),
+    AP_INIT_TAKE1("AlephContractsURL", cmd_contracts_url, NULL, DIR_SCOPE,
+                  "where AlephContract auto lists the credential's contracts"),
     AP_INIT_TAKE1("AlephContractHeader", cmd_contract_header, NULL, DIR_SCOPE,
                   "header the contract id is sent in"),
     AP_INIT_TAKE1("AlephTimeout", cmd_timeout, NULL, DIR_SCOPE,

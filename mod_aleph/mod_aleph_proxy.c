@@ -17,6 +17,7 @@
 #include <util_filter.h>
 #include <mod_proxy.h>
 
+#include "aleph_contracts.h"
 #include "aleph_origin.h"
 #include "aleph_policy.h"
 #include "mod_aleph.h"
@@ -24,6 +25,18 @@
 APLOG_USE_MODULE(aleph);
 
 #define ALEPH_ERROR_FILTER "ALEPH_ERROR_JSON"
+/* Contracts named in one log line when there are several; the rest are counted. */
+#define ALEPH_CONTRACTS_LOGGED 20
+
+/* Logs for the request when there is one, else for the server. */
+#define ALEPH_LOG_RS(r, s, level, ...) do {                          \
+        if (r) {                                                     \
+            ap_log_rerror(APLOG_MARK, level, 0, r, __VA_ARGS__);     \
+        }                                                            \
+        else {                                                       \
+            ap_log_error(APLOG_MARK, level, 0, s, __VA_ARGS__);      \
+        }                                                            \
+    } while (0)
 
 static int is_forwarded(const request_rec *r)
 {
@@ -114,28 +127,126 @@ static void aleph_insert_error_filter(request_rec *r)
 void aleph_log_fetch(server_rec *s, request_rec *r, const aleph_cred_t *cred,
                      const aleph_token_result_t *res)
 {
-    apr_pool_t *p = r ? r->pool : s->process->pconf;
-    int failed = res->reason && strcmp(res->reason, ALEPH_R_OK);
-    const char *msg;
+    if (res->reason && strcmp(res->reason, ALEPH_R_OK)) {
+        ALEPH_LOG_RS(r, s, APLOG_ERR, "ALEPH00010: token request for credential %s "
+                     "(client id %s) to %s failed: %s: %s%s%s (check the credential and "
+                     "the token endpoint; requests get 503 until a token is obtained)",
+                     cred->fingerprint, cred->req.client_id, cred->req.token_url,
+                     res->reason, res->detail ? res->detail : "",
+                     res->oauth_error_description ? " Description: " : "",
+                     res->oauth_error_description ? res->oauth_error_description : "");
+    }
+    else {
+        ALEPH_LOG_RS(r, s, APLOG_DEBUG, "ALEPH00011: new token for credential %s, valid %"
+                     APR_INT64_T_FMT " s", cred->fingerprint, res->expires_in);
+    }
+}
 
-    if (failed) {
-        msg = apr_psprintf(p, "ALEPH00010: token request for credential %s (client id %s) "
-                           "to %s failed: %s: %s%s%s", cred->fingerprint,
-                           cred->req.client_id, cred->req.token_url, res->reason,
-                           res->detail ? res->detail : "",
-                           res->oauth_error_description ? " Description: " : "",
-                           res->oauth_error_description ? res->oauth_error_description : "");
+/* "cont.a (Name A), cont.b (Name B)", for the administrator to pick from. */
+static const char *contract_list(apr_pool_t *p, const apr_array_header_t *contracts)
+{
+    const char *list = "";
+    int i;
+
+    for (i = 0; i < contracts->nelts && i < ALEPH_CONTRACTS_LOGGED; i++) {
+        const aleph_contract_t *c = &APR_ARRAY_IDX(contracts, i, aleph_contract_t);
+
+        list = apr_psprintf(p, "%s%s%s (%s)", list, i ? ", " : "", c->contract_id, c->name);
+    }
+    if (i < contracts->nelts) {
+        list = apr_psprintf(p, "%s and %d more (aleph contracts lists them all)", list,
+                            contracts->nelts - i);
+    }
+    return list;
+}
+
+static void log_contract_lookup(request_rec *r, const aleph_cred_t *cred,
+                                const char *url, const aleph_contract_answer_t *answer)
+{
+    const aleph_contracts_result_t *res = &answer->result;
+
+    if (answer->found) {
+        const aleph_contract_t *c = &APR_ARRAY_IDX(res->contracts, 0, aleph_contract_t);
+
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "ALEPH00040: AlephContract auto: credential %s (client id %s) "
+                      "uses %s (%s), its only contract at %s", cred->fingerprint,
+                      cred->req.client_id, c->contract_id, c->name, url);
+    }
+    else if (!strcmp(answer->code, ALEPH_CONTRACT_AMBIGUOUS)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "ALEPH00041: AlephContract auto: credential %s (client id %s) has "
+                      "%d contracts at %s; pick one and set it with AlephContract ID "
+                      "instead of auto: %s", cred->fingerprint, cred->req.client_id,
+                      res->contracts->nelts, url, contract_list(r->pool, res->contracts));
+    }
+    else if (!strcmp(answer->code, ALEPH_CONTRACT_NONE)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "ALEPH00042: AlephContract auto: credential %s (client id %s) has "
+                      "no contracts at %s; check the credential with Satellogic, or set "
+                      "AlephContract none where no contract is needed", cred->fingerprint,
+                      cred->req.client_id, url);
     }
     else {
-        msg = apr_psprintf(p, "ALEPH00011: new token for credential %s, valid %"
-                           APR_INT64_T_FMT " s", cred->fingerprint, res->expires_in);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "ALEPH00043: AlephContract auto: the contracts request for "
+                      "credential %s (client id %s) to %s failed: %s: %s Check "
+                      "AlephContractsURL, or set AlephContract ID", cred->fingerprint,
+                      cred->req.client_id, url, res->reason, res->detail);
     }
-    if (r) {
-        ap_log_rerror(APLOG_MARK, failed ? APLOG_ERR : APLOG_DEBUG, 0, r, "%s", msg);
+}
+
+/* What a client is told when no contract can be had. */
+static const char *contract_refusal(const char *code)
+{
+    if (!strcmp(code, ALEPH_CONTRACT_AMBIGUOUS)) {
+        return "The credential has several contracts and the gateway has not been "
+               "told which to use.";
     }
-    else {
-        ap_log_error(APLOG_MARK, failed ? APLOG_ERR : APLOG_DEBUG, 0, s, "%s", msg);
+    if (!strcmp(code, ALEPH_CONTRACT_NONE)) {
+        return "The credential has no contract.";
     }
+    if (!strcmp(code, ALEPH_CONTRACT_PENDING)) {
+        return "The contract lookup is taking too long.";
+    }
+    return "The credential's contract could not be looked up.";
+}
+
+/*
+ * AlephContract auto: the credential's one contract, looked up with the
+ * scope's token at first use and kept in the store; *contract points to it,
+ * or the request is refused.
+ */
+static int auto_contract(request_rec *r, const aleph_dir_conf_t *c,
+                         const aleph_cred_t *cred, const char *token_header,
+                         const char *token_value, const char **contract)
+{
+    aleph_contracts_request_t req;
+    aleph_contract_answer_t answer;
+    char *id = apr_palloc(r->pool, ALEPH_CONTRACT_ID_MAX + 1);
+
+    req.url = aleph_conf_contracts_url(c);
+    req.token_header = token_header;
+    req.token_value = token_value;
+    req.transport = &cred->req;
+    aleph_cache_contract(r->pool, cred->slot, &req, aleph_contracts_fetch, &cred->policy,
+                         id, &answer);
+    if (answer.looked_up) {
+        log_contract_lookup(r, cred, req.url, &answer);
+    }
+    if (answer.found) {
+        *contract = id;
+        return OK;
+    }
+    if (!strcmp(answer.code, ALEPH_CONTRACT_PENDING)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "ALEPH00044: gave up waiting for the contracts request of "
+                      "credential %s (client id %s) after %" APR_TIME_T_FMT " ms; check "
+                      "how fast %s answers, or raise AlephTimeout", cred->fingerprint,
+                      cred->req.client_id, cred->policy.wait_max / 1000, req.url);
+    }
+    return refuse(r, HTTP_SERVICE_UNAVAILABLE, answer.code, contract_refusal(answer.code),
+                  answer.retry_at ? answer.retry_at - aleph_clock_now() : ALEPH_SEC);
 }
 
 static int aleph_fixups(request_rec *r)
@@ -144,11 +255,11 @@ static int aleph_fixups(request_rec *r)
     const aleph_cred_t *cred;
     aleph_cache_answer_t answer;
     aleph_injection_t *inj;
-    const char *token_header, *contract_header;
+    const char *token_header, *contract_header, *token_prefix, *contract;
     /* On the stack: only the header value, at its exact size, goes to the pool. */
     char token[ALEPH_TOKEN_MAX_LEN + 1];
     apr_size_t prefix_len;
-    char *value;
+    char *token_value;
 
     if (c->auth != 1 || !is_forwarded(r)) {
         return DECLINED;
@@ -174,7 +285,8 @@ static int aleph_fixups(request_rec *r)
     if (!backend_carries_headers(r->filename + 6)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "ALEPH00012: AlephAuth On, but the backend %s is not an "
-                      "HTTP(S) or WebSocket URL; the request was refused",
+                      "HTTP(S) or WebSocket URL: the request was refused; use such a "
+                      "backend, or set AlephAuth Off for this scope",
                       r->filename + 6);
         return refuse(r, HTTP_BAD_GATEWAY, "upstream_not_supported",
                       "The gateway cannot add credentials for this backend.", 0);
@@ -212,21 +324,32 @@ static int aleph_fixups(request_rec *r)
     default:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "ALEPH00013: gave up waiting for the token request of "
-                      "credential %s (client id %s) after %" APR_TIME_T_FMT " ms",
-                      cred->fingerprint, cred->req.client_id, cred->policy.wait_max / 1000);
+                      "credential %s (client id %s) after %" APR_TIME_T_FMT " ms; check "
+                      "how fast %s answers, or raise AlephTimeout", cred->fingerprint,
+                      cred->req.client_id, cred->policy.wait_max / 1000, cred->req.token_url);
         return refuse(r, HTTP_SERVICE_UNAVAILABLE, "token_request_pending",
                       "The token request is taking too long.", ALEPH_SEC);
     }
+    token_prefix = aleph_conf_token_prefix(c);
+    prefix_len = strlen(token_prefix);
+    token_value = apr_palloc(r->pool, prefix_len + answer.meta.token_len + 1);
+    memcpy(token_value, token_prefix, prefix_len);
+    memcpy(token_value + prefix_len, token, answer.meta.token_len + 1);
+    contract = c->contract && *c->contract ? c->contract : NULL;
+    if (contract == aleph_contract_auto) {
+        int status = auto_contract(r, c, cred, token_header, token_value, &contract);
+
+        if (status != OK) {
+            return status;
+        }
+    }
+    aleph_store_count_injection(cred->slot);
     inj = apr_palloc(r->pool, sizeof(*inj));
     inj->token_header = token_header;
-    inj->token_prefix = aleph_conf_token_prefix(c);
-    prefix_len = strlen(inj->token_prefix);
-    value = apr_palloc(r->pool, prefix_len + answer.meta.token_len + 1);
-    memcpy(value, inj->token_prefix, prefix_len);
-    memcpy(value + prefix_len, token, answer.meta.token_len + 1);
-    inj->token_value = value;
+    inj->token_prefix = token_prefix;
+    inj->token_value = token_value;
     inj->contract_header = contract_header;
-    inj->contract = c->contract && *c->contract ? c->contract : NULL;
+    inj->contract = contract;
     inj->cred = cred;
     inj->serial = answer.meta.serial;
     inj->obtained = answer.meta.obtained;

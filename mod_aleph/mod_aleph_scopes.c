@@ -76,7 +76,8 @@ static const char *load_secret(scan_t *sc, const char *spec, const char *scope)
     if (aleph_secret_load(sc->pconf, spec, &secret, &error, &others_can_read)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
-                     "ALEPH00002: %s: AlephClientSecret: %s", scope, error);
+                     "ALEPH00002: %s: AlephClientSecret: %s; fix it, or give another "
+                     "file:PATH or env:NAME", scope, error);
         sc->errors++;
         return NULL;
     }

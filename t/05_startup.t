@@ -81,6 +81,9 @@ my @bad = (
     ["token URL with another scheme",
      "AlephTokenURL ftp://auth.example/oauth/token",
      qr/AlephTokenURL: 'ftp:\/\/auth\.example\/oauth\/token' is not an absolute http\(s\) URL/],
+    ["malformed contracts URL",
+     "AlephContractsURL not-a-url",
+     qr/AlephContractsURL: 'not-a-url' is not an absolute http\(s\) URL/],
     ["unknown request style",
      "AlephTokenRequest xml",
      qr/AlephTokenRequest: unknown keyword 'xml' \(expected json or form\)/],
@@ -158,6 +161,12 @@ for my $case (@bad) {
     my ($rc, $out) = config_test(
         "<Location /x>\nAlephAuth On\nAlephClientID c1\nAlephClientSecret env:ALEPH_TEST_SET_VAR\n</Location>");
     is($rc, 0, "env: secret") or diag($out);
+}
+{
+    my ($rc, $out) = config_test(
+        "<Location /x>\nAlephAuth On\nAlephClientID c1\nAlephClientSecret file:$secret\n"
+        . "AlephContract auto\nAlephContractsURL https://api.example/contracts?all=1\n</Location>");
+    is($rc, 0, "AlephContract auto and AlephContractsURL") or diag($out);
 }
 {
     my ($rc, $out) = config_test(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: a private httpd with mod_aleph on a local port, in front of
 # the bundled fake Aleph, or of the real Aleph API when ALEPH_CLIENT_ID and
-# ALEPH_CLIENT_SECRET are set. Stays in the foreground until Ctrl-C.
+# ALEPH_CLIENT_SECRET are set. Without ALEPH_CONTRACT_ID the contract is
+# found with AlephContract auto. Stays in the foreground until Ctrl-C.
 set -eu
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -21,7 +22,7 @@ if [ -n "${ALEPH_CLIENT_ID:-}" ] && [ -n "${ALEPH_CLIENT_SECRET:-}" ]; then
     token_url="https://auth.platform.satellogic.com/oauth/token"
     client_id=$ALEPH_CLIENT_ID
     secret="env:ALEPH_CLIENT_SECRET"
-    contract=${ALEPH_CONTRACT_ID:-none}
+    contracts_url="$upstream/contracts"
     ssl="LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
 SSLProxyEngine on"
 else
@@ -34,9 +35,11 @@ else
     client_id=demo-client
     (umask 077; printf 'demo-secret\n' > "$run/client-secret")
     secret="file:$run/client-secret"
-    contract=${ALEPH_CONTRACT_ID:-cont.3f2a9c1e-6863-4375-a89e-c832b32a5350}
+    # The fake lists two contracts unless asked for one: auto needs one.
+    contracts_url="$upstream/contracts?contracts=one"
     ssl=""
 fi
+contract=${ALEPH_CONTRACT_ID:-auto}
 
 cat > "$run/httpd.conf" <<CONF
 ServerRoot $run
@@ -53,6 +56,7 @@ LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule authz_host_module /usr/lib/apache2/modules/mod_authz_host.so
 LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
 LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
+LoadModule status_module /usr/lib/apache2/modules/mod_status.so
 LoadModule aleph_module $top/mod_aleph/.libs/mod_aleph.so
 $ssl
 
@@ -62,6 +66,7 @@ AlephClientSecret $secret
 # Tokens go only to this origin (the default is the audience's, which the
 # fake is not).
 AlephUpstream $upstream
+AlephContractsURL "$contracts_url"
 
 <Location /aleph-status>
     SetHandler aleph-status
@@ -81,14 +86,25 @@ AlephUpstream $upstream
 <Location /aleph-status>
     ProxyPass !
 </Location>
+<Location /server-status>
+    SetHandler server-status
+    Require local
+    ProxyPass !
+</Location>
 CONF
 
 cat <<MSG
-mod_aleph is in front of $mode on http://127.0.0.1:$port/ — try:
+mod_aleph is in front of $mode on http://127.0.0.1:$port/
+(AlephContract $contract) — try:
   curl -s 'http://127.0.0.1:$port/tasking/tasks/?limit=2'
   curl -s -X POST 'http://127.0.0.1:$port/archive/stac/search' -H 'Content-Type: application/json' -d '{"limit":1}'
   curl -s 'http://127.0.0.1:$port/contracts'
   curl -s 'http://127.0.0.1:$port/aleph-status'
+  curl -s 'http://127.0.0.1:$port/aleph-status?format=prometheus'
+  curl -s 'http://127.0.0.1:$port/server-status?auto'
+The same credential from the command line:
+  mod_aleph/aleph token --token-url '$token_url' --client-id '$client_id' --client-secret $secret
+  mod_aleph/aleph contracts --token-url '$token_url' --client-id '$client_id' --client-secret $secret --contracts-url '$contracts_url'
 Ctrl-C stops it.
 MSG
 /usr/sbin/apache2 -d "$run" -f "$run/httpd.conf" -DFOREGROUND &

@@ -48,7 +48,10 @@ Admin (any method):
   /_api_last?prefix=P          last API request (echo shape) whose path starts with P
 
 API (every other request, any method; header "authorizationToken: Bearer <tok>"):
-  /contracts                   fixtures contracts.json if token valid, else 401
+  /contracts[?contracts=one|none|many&delay=SECONDS]
+                               if the token is valid: fixtures contracts.json
+                               (many, the default), its first entry only (one)
+                               or [] (none); else 401; after delay seconds
   /tasking/tasks/...           tasking-tasks-page.json  } valid token AND
   /v2/orders/...               orders-v2-page.json      } X-Satellogic-Contract-Id, else 401
   /status401/...               always 401
@@ -91,6 +94,8 @@ RAW_MODES = {"down", "reset", "hang", "drip", "http", "garbage", "empty",
 ALL_MODES = TOKEN_SHAPED_MODES | RAW_MODES
 
 TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9._~+/-]")
+# /contracts?contracts=...: which slice of the fixture list is returned.
+CONTRACTS_SUBSETS = {"many": slice(None), "one": slice(0, 1), "none": slice(0, 0)}
 
 STOP = threading.Event()      # set on SIGTERM/SIGINT: wakes hang/drip/delay
 VERBOSE = False
@@ -752,8 +757,18 @@ class Handler(BaseHTTPRequestHandler):
         mark = [("X-Fake-Aleph", "1")]
         fx = self.server.fixtures
         if path in ("/contracts", "/contracts/"):
-            if token_valid:
-                self.send_raw(200, fx["contracts.json"], headers=mark)
+            params = parse_qs(query)
+            which = first(params, "contracts", "many")
+            try:
+                STOP.wait(float(first(params, "delay", "0") or 0))
+            except ValueError:
+                pass
+            if token_valid and which in CONTRACTS_SUBSETS:
+                body = json.loads(fx["contracts.json"])[CONTRACTS_SUBSETS[which]]
+                self.send_raw(200, json_bytes(body), headers=mark)
+            elif token_valid:
+                self.send_json(400, {"error": "fake_aleph: contracts=one|none|many"},
+                               headers=mark)
             else:
                 self.send_raw(401, fx["unauthorized.json"], headers=mark)
             return

@@ -4,6 +4,7 @@
  * shared-memory store (across forked processes), the read-through cache,
  * credential keys and secret loading.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -109,6 +110,13 @@ static void test_store_basics(apr_pool_t *p)
     ok(stats.fetches == 2 && stats.failures == 1 && stats.consecutive_failures == 1
        && stats.retry_at == now + 30 * S && !strcmp(stats.last_error,
        "token_endpoint_unreachable: down"), "stats after a failure");
+    ok(((uintptr_t)a % 64) == 0 && ((uintptr_t)b % 64) == 0,
+       "slots start on a cache line");
+    aleph_store_count_injection(a);
+    aleph_store_count_injection(a);
+    aleph_store_count_injection(b);
+    aleph_store_stats(a, now, &stats);
+    is_int((long long)stats.injections, 2, "injections are counted per slot");
     ok(aleph_store_claim(a, now + 31 * S, 10 * S, NULL), "claim after the backoff");
     ok(aleph_store_claim(a, now + 42 * S, 10 * S, NULL),
        "an expired claim (dead fetcher) is taken over");
@@ -383,6 +391,119 @@ static void test_cache_backoff(apr_pool_t *p)
     fetch_fail = 0;
 }
 
+/* The contracts a stand-in lookup returns: how many, or -1 for a failure. */
+static int contracts_listed;
+static int lookup_calls;
+
+static apr_status_t fake_lookup(apr_pool_t *p, const aleph_contracts_request_t *req,
+                                aleph_contracts_result_t *res)
+{
+    int i;
+
+    (void)req;
+    lookup_calls++;
+    memset(res, 0, sizeof(*res));
+    if (contracts_listed < 0) {
+        res->reason = ALEPH_C_UNREACHABLE;
+        res->detail = "down";
+        return APR_EGENERAL;
+    }
+    res->reason = ALEPH_C_OK;
+    res->contracts = apr_array_make(p, 2, sizeof(aleph_contract_t));
+    for (i = 0; i < contracts_listed; i++) {
+        aleph_contract_t *c = apr_array_push(res->contracts);
+
+        c->contract_id = apr_psprintf(p, "cont.%d", i + 1);
+        c->name = "n";
+    }
+    return APR_SUCCESS;
+}
+
+/* AlephContract auto: single lookup, kept for good, refusals back off. */
+static void test_contract_cache(apr_pool_t *p)
+{
+    aleph_store_t *st;
+    aleph_slot_t *slot;
+    unsigned char k[ALEPH_KEY_LEN];
+    char buf[ALEPH_CONTRACT_ID_MAX + 1];
+    aleph_contract_answer_t ans;
+    /* A 1 ms backoff cap, so that the test can wait it out. */
+    aleph_cache_policy_t pol = { -1, 1000, S / 20, 0 };
+    aleph_contracts_request_t req;
+    aleph_token_request_t transport;
+    apr_int64_t now = aleph_clock_now(), retry_at;
+
+    memset(&req, 0, sizeof(req));
+    memset(&transport, 0, sizeof(transport));
+    transport.timeout = S;
+    req.transport = &transport;
+    aleph_store_create(&st, 4, p);
+
+    key_of(1, k);
+    slot = aleph_store_slot(st, k);
+    ok(aleph_store_contract(slot, buf) == ALEPH_CONTRACT_STATE_UNKNOWN, "no contract at first");
+    contracts_listed = 1;
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(ans.found && ans.looked_up && !strcmp(buf, "cont.1") && lookup_calls == 1,
+       "one contract: looked up and used");
+    contracts_listed = 2;
+    memset(buf, 0, sizeof(buf));
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(ans.found && !ans.looked_up && !strcmp(buf, "cont.1") && lookup_calls == 1,
+       "then kept: no second lookup");
+    ok(!aleph_store_contract_claim(slot, now, S, &retry_at) && retry_at == 0,
+       "a known contract cannot be claimed");
+    aleph_store_contract_put(slot, "cont.other");
+    aleph_store_contract_fail(slot, ALEPH_CONTRACT_STATE_AMBIGUOUS, now + S);
+    ok(aleph_store_contract(slot, buf) == ALEPH_CONTRACT_STATE_KNOWN && !strcmp(buf, "cont.1"),
+       "a known contract is never replaced");
+
+    key_of(2, k);
+    slot = aleph_store_slot(st, k);
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_AMBIGUOUS)
+       && ans.result.contracts && ans.result.contracts->nelts == 2
+       && ans.retry_at > aleph_clock_now(), "two contracts: ambiguous, with the list");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_AMBIGUOUS)
+       && lookup_calls == 2, "ambiguous: backs off without a new lookup");
+    apr_sleep(2000);
+    contracts_listed = 0;
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_NONE),
+       "after the backoff, looked up again: none");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_NONE),
+       "none: backs off");
+    apr_sleep(2000);
+    contracts_listed = -1;
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && ans.looked_up && !strcmp(ans.code, ALEPH_C_UNREACHABLE),
+       "a failed lookup gives its reason");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_BACKOFF),
+       "then backs off");
+    apr_sleep(2000);
+    contracts_listed = 1;
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(ans.found && !strcmp(buf, "cont.1") && aleph_store_contract_failures(slot) == 0,
+       "recovers, and the failures are reset");
+
+    /* Another process holds the lookup: wait for it, up to wait_max. */
+    key_of(3, k);
+    slot = aleph_store_slot(st, k);
+    now = aleph_clock_now();
+    ok(aleph_store_contract_claim(slot, now, 10 * S, &retry_at), "claim a lookup");
+    ok(!aleph_store_contract_claim(slot, now, 10 * S, &retry_at) && retry_at == 0,
+       "a second claim waits (no backoff)");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_PENDING),
+       "a lookup in flight elsewhere: gives up after wait_max");
+    aleph_store_contract_put(slot, "cont.9");
+    aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
+    ok(ans.found && !strcmp(buf, "cont.9"), "the other process's answer is used");
+}
+
 static void test_credential_key(apr_pool_t *p)
 {
     aleph_token_request_t a, b;
@@ -489,6 +610,7 @@ int main(void)
     test_store_restart(p);
     test_cache(p);
     test_cache_backoff(p);
+    test_contract_cache(p);
     test_credential_key(p);
     test_secret(p);
     apr_pool_destroy(p);
