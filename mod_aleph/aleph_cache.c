@@ -64,7 +64,7 @@ int aleph_cache_refresh(apr_pool_t *p, aleph_slot_t *slot,
                         const aleph_cache_policy_t *policy,
                         aleph_token_result_t *result)
 {
-    if (!aleph_store_claim(slot, aleph_clock_now(), claim_hold(req->timeout), NULL)) {
+    if (!aleph_store_claim(slot, aleph_clock_now(), claim_hold(req->transport.timeout), NULL)) {
         return 0;
     }
     fetch_into(p, slot, req, fetch, policy, result);
@@ -98,7 +98,7 @@ void aleph_cache_get(apr_pool_t *p, aleph_slot_t *slot,
         return;
     }
     for (;;) {
-        if (aleph_store_claim(slot, now, claim_hold(req->timeout), &answer->retry_at)) {
+        if (aleph_store_claim(slot, now, claim_hold(req->transport.timeout), &answer->retry_at)) {
             answer->fetched = 1;
             if (fetch_into(p, slot, req, fetch, policy, &answer->result) == APR_SUCCESS
                 && aleph_store_get(slot, buf, meta)) {

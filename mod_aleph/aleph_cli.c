@@ -249,11 +249,11 @@ static int take_option(apr_pool_t *p, cli_t *cli, int opt, const char *arg)
                                                : ALEPH_CLIENT_AUTH_BODY;
         break;
     case OPT_TIMEOUT:
-        if (!parse_timeout(arg, &req->timeout)) {
+        if (!parse_timeout(arg, &req->transport.timeout)) {
             return usage_error(cli, "--timeout: '%s' is not a number of seconds "
                                "between 0.1 and 300", arg);
         }
-        req->connect_timeout = req->timeout;
+        req->transport.connect_timeout = req->transport.timeout;
         break;
     case OPT_SHOW_TOKEN:
         cli->show_token = 1;
@@ -364,7 +364,7 @@ static int run_contracts(apr_pool_t *p, cli_t *cli)
     }
     creq.token_header = TOKEN_HEADER;
     creq.token_value = apr_pstrcat(p, TOKEN_PREFIX, res.access_token, NULL);
-    creq.transport = &cli->req;
+    creq.transport = &cli->req.transport;
     if (aleph_contracts_fetch(p, &creq, &cres) != APR_SUCCESS) {
         fprintf(stderr, "%s: the contracts request to %s failed: %s: %s\n", cli->command,
                 creq.url, cres.reason, cres.detail);
@@ -429,8 +429,8 @@ static int run_command(apr_pool_t *p, const command_t *cmd, int argc, const char
     cli.req.audience = ALEPH_DEFAULT_AUDIENCE;
     cli.req.body = ALEPH_BODY_JSON;
     cli.req.client_auth = ALEPH_CLIENT_AUTH_BODY;
-    cli.req.timeout = ALEPH_DEFAULT_TIMEOUT;
-    cli.req.connect_timeout = ALEPH_DEFAULT_TIMEOUT;
+    cli.req.transport.timeout = ALEPH_DEFAULT_TIMEOUT;
+    cli.req.transport.connect_timeout = ALEPH_DEFAULT_TIMEOUT;
     cli.api = DEFAULT_API;
 
     /* APR's option errors start with argv[0]: make it the command's name. */

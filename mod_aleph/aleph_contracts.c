@@ -139,13 +139,7 @@ apr_status_t aleph_contracts_fetch(apr_pool_t *p, const aleph_contracts_request_
     http.url = req->url;
     http.headers = headers;
     http.max_len = ALEPH_CONTRACTS_RESPONSE_MAX_LEN;
-    http.connect_timeout = req->transport->connect_timeout;
-    http.timeout = req->transport->timeout;
-    http.ca_file = req->transport->ca_file;
-    http.ca_path = req->transport->ca_path;
-    http.client_cert = req->transport->client_cert;
-    http.client_key = req->transport->client_key;
-    http.proxy = req->transport->proxy;
+    http.transport = req->transport;
     aleph_http_perform(p, &http, &resp);
     aleph_http_wipe(token_line, strlen(token_line));
 

@@ -29,8 +29,8 @@ typedef struct {
     const char *url;              /* the contracts endpoint */
     const char *token_header;     /* e.g. authorizationToken */
     const char *token_value;      /* e.g. "Bearer <token>" */
-    /* The credential whose timeouts, TLS and proxy settings apply. */
-    const aleph_token_request_t *transport;
+    /* The credential's timeouts, TLS and proxy settings. */
+    const aleph_http_transport_t *transport;
 } aleph_contracts_request_t;
 
 typedef struct {

@@ -40,11 +40,11 @@ void aleph_credential_key(const aleph_token_request_t *req,
     add_field(&ctx, req->audience);
     add_field(&ctx, req->scope);
     /* Another trust store or client certificate may mean another identity. */
-    add_field(&ctx, req->ca_file);
-    add_field(&ctx, req->ca_path);
-    add_field(&ctx, req->client_cert);
-    add_field(&ctx, req->client_key);
-    add_field(&ctx, req->proxy);
+    add_field(&ctx, req->transport.ca_file);
+    add_field(&ctx, req->transport.ca_path);
+    add_field(&ctx, req->transport.client_cert);
+    add_field(&ctx, req->transport.client_key);
+    add_field(&ctx, req->transport.proxy);
     style[0] = (unsigned char)req->body;
     style[1] = (unsigned char)req->client_auth;
     apr_sha1_update_binary(&ctx, style, sizeof(style));

@@ -195,6 +195,8 @@ static const char *curl_reason(apr_pool_t *p, CURLcode cc, const char *errbuf)
 static int set_options(CURL *curl, const aleph_http_request_t *req,
                        struct curl_slist *headers, char *errbuf, exchange_t *x)
 {
+    const aleph_http_transport_t *t = req->transport;
+
     return curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK
         && curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK
         && curl_easy_setopt(curl, CURLOPT_URL, req->url) == CURLE_OK
@@ -206,10 +208,10 @@ static int set_options(CURL *curl, const aleph_http_request_t *req,
 #endif
         && curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK
         && curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                            timeout_ms(req->connect_timeout,
+                            timeout_ms(t->connect_timeout,
                                        DEFAULT_CONNECT_TIMEOUT_MS)) == CURLE_OK
         && curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                            timeout_ms(req->timeout, DEFAULT_TIMEOUT_MS)) == CURLE_OK
+                            timeout_ms(t->timeout, DEFAULT_TIMEOUT_MS)) == CURLE_OK
         && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK
         && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK
         && curl_easy_setopt(curl, CURLOPT_SSLVERSION,
@@ -227,15 +229,13 @@ static int set_options(CURL *curl, const aleph_http_request_t *req,
         && curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK
         && curl_easy_setopt(curl, CURLOPT_HEADERDATA, x) == CURLE_OK
         /* "" turns off the proxy environment variables too: egress is explicit. */
-        && curl_easy_setopt(curl, CURLOPT_PROXY, req->proxy ? req->proxy : "") == CURLE_OK
-        && (!req->ca_file
-            || curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_file) == CURLE_OK)
-        && (!req->ca_path
-            || curl_easy_setopt(curl, CURLOPT_CAPATH, req->ca_path) == CURLE_OK)
-        && (!req->client_cert
-            || curl_easy_setopt(curl, CURLOPT_SSLCERT, req->client_cert) == CURLE_OK)
-        && (!req->client_key
-            || curl_easy_setopt(curl, CURLOPT_SSLKEY, req->client_key) == CURLE_OK);
+        && curl_easy_setopt(curl, CURLOPT_PROXY, t->proxy ? t->proxy : "") == CURLE_OK
+        && (!t->ca_file || curl_easy_setopt(curl, CURLOPT_CAINFO, t->ca_file) == CURLE_OK)
+        && (!t->ca_path || curl_easy_setopt(curl, CURLOPT_CAPATH, t->ca_path) == CURLE_OK)
+        && (!t->client_cert
+            || curl_easy_setopt(curl, CURLOPT_SSLCERT, t->client_cert) == CURLE_OK)
+        && (!t->client_key
+            || curl_easy_setopt(curl, CURLOPT_SSLKEY, t->client_key) == CURLE_OK);
 }
 
 /*

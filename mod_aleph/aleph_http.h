@@ -11,15 +11,11 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+/*
+ * How an exchange reaches its server: time limits, TLS client settings and
+ * proxy. A credential's outbound requests (token, contracts) share one.
+ */
 typedef struct {
-    const char *url;
-    const char *body;             /* POSTed; NULL: GET */
-    /*
-     * "Name: value" lines, NULL-terminated. They may carry a secret or a
-     * token: libcurl's copies are wiped; the caller wipes its own.
-     */
-    const char *const *headers;
-    apr_size_t max_len;           /* largest response body (and headers) read */
     apr_interval_time_t connect_timeout;  /* <= 0: 10 s */
     apr_interval_time_t timeout;  /* whole exchange; <= 0: 30 s */
     /* TLS client settings; NULL: the system defaults. */
@@ -29,6 +25,18 @@ typedef struct {
     const char *client_key;       /* PEM */
     /* Outbound proxy URL; NULL: none (proxy environment variables ignored). */
     const char *proxy;
+} aleph_http_transport_t;
+
+typedef struct {
+    const char *url;
+    const char *body;             /* POSTed; NULL: GET */
+    /*
+     * "Name: value" lines, NULL-terminated. They may carry a secret or a
+     * token: libcurl's copies are wiped; the caller wipes its own.
+     */
+    const char *const *headers;
+    apr_size_t max_len;           /* largest response body (and headers) read */
+    const aleph_http_transport_t *transport;
 } aleph_http_request_t;
 
 typedef enum {

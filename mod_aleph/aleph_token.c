@@ -497,13 +497,7 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
     http.body = body;
     http.headers = headers;
     http.max_len = ALEPH_RESPONSE_MAX_LEN;
-    http.connect_timeout = req->connect_timeout;
-    http.timeout = req->timeout;
-    http.ca_file = req->ca_file;
-    http.ca_path = req->ca_path;
-    http.client_cert = req->client_cert;
-    http.client_key = req->client_key;
-    http.proxy = req->proxy;
+    http.transport = &req->transport;
     aleph_http_perform(p, &http, &resp);
 
     switch (resp.outcome) {

@@ -10,6 +10,8 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+#include "aleph_http.h"
+
 /* Defaults of AlephTokenURL and AlephAudience (and of the aleph command). */
 #define ALEPH_DEFAULT_TOKEN_URL    "https://auth.platform.satellogic.com/oauth/token"
 #define ALEPH_DEFAULT_AUDIENCE     "https://api.satellogic.com/"
@@ -42,15 +44,7 @@ typedef struct {
     const char *scope;            /* NULL: parameter not sent */
     aleph_body_e body;
     aleph_client_auth_e client_auth;
-    apr_interval_time_t connect_timeout;
-    apr_interval_time_t timeout;  /* whole exchange */
-    /* TLS client settings; NULL: the system defaults. */
-    const char *ca_file;
-    const char *ca_path;
-    const char *client_cert;      /* PEM, for mutual TLS */
-    const char *client_key;       /* PEM */
-    /* Outbound proxy URL; NULL: none (proxy environment variables ignored). */
-    const char *proxy;
+    aleph_http_transport_t transport;
 } aleph_token_request_t;
 
 /* Stable reason codes, also used as the "error" of 503 bodies. */
@@ -106,7 +100,7 @@ void aleph_token_request_encode(apr_pool_t *p, const aleph_token_request_t *req,
                                 const char **authorization);
 
 /*
- * Perform the grant. Bounded in time (connect_timeout/timeout), in size
+ * Perform the grant. Bounded in time (the transport's timeouts), in size
  * (ALEPH_RESPONSE_MAX_LEN), TLS verified, redirects not followed.
  * curl_global_init must have been called by the process beforehand.
  */

@@ -144,6 +144,8 @@ static const char *opt_value(const char *v, const char *dflt)
 
 void aleph_conf_token_request(const aleph_dir_conf_t *c, aleph_token_request_t *req)
 {
+    aleph_http_transport_t *t = &req->transport;
+
     req->token_url = aleph_conf_token_url(c);
     req->client_id = c->cc.client_id;
     req->client_secret = NULL;
@@ -152,13 +154,13 @@ void aleph_conf_token_request(const aleph_dir_conf_t *c, aleph_token_request_t *
     req->body = c->cc.body != ALEPH_UNSET ? c->cc.body : ALEPH_BODY_JSON;
     req->client_auth = c->cc.client_auth != ALEPH_UNSET ? c->cc.client_auth
                                                      : ALEPH_CLIENT_AUTH_BODY;
-    req->timeout = c->cc.timeout != ALEPH_UNSET ? c->cc.timeout : ALEPH_DEFAULT_TIMEOUT;
-    req->connect_timeout = req->timeout;
-    req->ca_file = c->cc.ca_file;
-    req->ca_path = c->cc.ca_path;
-    req->client_cert = c->cc.client_cert;
-    req->client_key = c->cc.client_key;
-    req->proxy = opt_value(c->cc.token_proxy, NULL);
+    t->timeout = c->cc.timeout != ALEPH_UNSET ? c->cc.timeout : ALEPH_DEFAULT_TIMEOUT;
+    t->connect_timeout = t->timeout;
+    t->ca_file = c->cc.ca_file;
+    t->ca_path = c->cc.ca_path;
+    t->client_cert = c->cc.client_cert;
+    t->client_key = c->cc.client_key;
+    t->proxy = opt_value(c->cc.token_proxy, NULL);
 }
 
 void aleph_conf_policy(const aleph_dir_conf_t *c, aleph_cache_policy_t *policy)

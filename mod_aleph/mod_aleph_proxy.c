@@ -228,7 +228,7 @@ static int auto_contract(request_rec *r, const aleph_dir_conf_t *c,
     req.url = aleph_conf_contracts_url(c);
     req.token_header = token_header;
     req.token_value = token_value;
-    req.transport = &cred->req;
+    req.transport = &cred->req.transport;
     aleph_cache_contract(r->pool, cred->slot, &req, aleph_contracts_fetch, &cred->policy,
                          id, &answer);
     if (answer.looked_up) {

@@ -56,11 +56,13 @@ static int same_credential(const aleph_cred_t *cred, const aleph_dir_conf_t *c)
     return same_str(ra.token_url, rb.token_url) && same_str(ra.client_id, rb.client_id)
         && same_str(a->secret_spec, b->secret_spec)
         && same_str(ra.audience, rb.audience) && same_str(ra.scope, rb.scope)
-        && same_str(ra.ca_file, rb.ca_file) && same_str(ra.ca_path, rb.ca_path)
-        && same_str(ra.client_cert, rb.client_cert)
-        && same_str(ra.client_key, rb.client_key) && same_str(ra.proxy, rb.proxy)
+        && same_str(ra.transport.ca_file, rb.transport.ca_file)
+        && same_str(ra.transport.ca_path, rb.transport.ca_path)
+        && same_str(ra.transport.client_cert, rb.transport.client_cert)
+        && same_str(ra.transport.client_key, rb.transport.client_key)
+        && same_str(ra.transport.proxy, rb.transport.proxy)
         && ra.body == rb.body && ra.client_auth == rb.client_auth
-        && ra.timeout == rb.timeout && pa.refresh_margin == pb.refresh_margin
+        && ra.transport.timeout == rb.transport.timeout && pa.refresh_margin == pb.refresh_margin
         && pa.backoff_max == pb.backoff_max;
 }
 

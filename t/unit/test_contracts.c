@@ -211,7 +211,7 @@ static const char *fetch_stub(apr_pool_t *p, const char *response, int hang,
                               aleph_contracts_result_t *res, apr_status_t *rv)
 {
     aleph_contracts_request_t req;
-    aleph_token_request_t transport;
+    aleph_http_transport_t transport;
     stub_t s;
 
     if (!stub_start(&s, response, strlen(response), hang)) {
@@ -236,7 +236,7 @@ static void test_fetch(apr_pool_t *p)
 {
     aleph_contracts_result_t res;
     aleph_contracts_request_t req;
-    aleph_token_request_t transport;
+    aleph_http_transport_t transport;
     apr_status_t rv;
     const char *got, *resp;
 

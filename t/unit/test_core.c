@@ -266,7 +266,7 @@ static void test_cache(apr_pool_t *p)
     aleph_token_request_t req;
 
     memset(&req, 0, sizeof(req));
-    req.timeout = S;
+    req.transport.timeout = S;
     aleph_store_create(&st, 2, p);
     key_of(1, k);
     slot = aleph_store_slot(st, k);
@@ -349,7 +349,7 @@ static void test_cache_backoff(apr_pool_t *p)
     int calls;
 
     memset(&req, 0, sizeof(req));
-    req.timeout = S;
+    req.transport.timeout = S;
     aleph_store_create(&st, 2, p);
     key_of(1, k);
     a = aleph_store_slot(st, k);
@@ -430,7 +430,7 @@ static void test_contract_cache(apr_pool_t *p)
     /* A 1 ms backoff cap, so that the test can wait it out. */
     aleph_cache_policy_t pol = { -1, 1000, S / 20, 0 };
     aleph_contracts_request_t req;
-    aleph_token_request_t transport;
+    aleph_http_transport_t transport;
     apr_int64_t now = aleph_clock_now(), retry_at;
 
     memset(&req, 0, sizeof(req));
@@ -535,7 +535,7 @@ static void test_credential_key(apr_pool_t *p)
     aleph_credential_key(&b, kb);
     ok(memcmp(ka, kb, ALEPH_KEY_LEN), "fields do not run into each other");
     b = a;
-    b.timeout = 5 * S;
+    b.transport.timeout = 5 * S;
     aleph_credential_key(&b, kb);
     ok(!memcmp(ka, kb, ALEPH_KEY_LEN), "the timeout is not part of the identity");
     is(aleph_fingerprint(p, "x", 1), "11f6ad8ec52a", "fingerprint: first 6 bytes of SHA-1, hex");

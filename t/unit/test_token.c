@@ -587,8 +587,8 @@ static void test_fetch_stub(apr_pool_t *p)
     const char *resp, *got, *body;
     char *big;
 
-    req.connect_timeout = apr_time_from_sec(5);
-    req.timeout = apr_time_from_sec(10);
+    req.transport.connect_timeout = apr_time_from_sec(5);
+    req.transport.timeout = apr_time_from_sec(10);
 
     resp = http_response(p, "200 OK", "Content-Type: application/json\r\n",
                          FIXTURE_BODY);
@@ -625,8 +625,8 @@ static void test_fetch_stub(apr_pool_t *p)
        "&audience=https%3A%2F%2Fapi.satellogic.com%2F",
        "fetch form/basic: body");
     req = base_request();
-    req.connect_timeout = apr_time_from_sec(5);
-    req.timeout = apr_time_from_sec(10);
+    req.transport.connect_timeout = apr_time_from_sec(5);
+    req.transport.timeout = apr_time_from_sec(10);
 
     resp = http_response(p, "400 Bad Request", "",
                          "{\"error\":\"invalid_client\"}");
@@ -689,7 +689,7 @@ static void test_fetch_stub(apr_pool_t *p)
     fetch_stub(p, &req, resp, strlen(resp), 0, &res, &rv);
     is(res.reason, ALEPH_R_TOO_LARGE, "fetch header flood");
 
-    req.timeout = apr_time_from_msec(300);
+    req.transport.timeout = apr_time_from_msec(300);
     fetch_stub(p, &req, "", 0, 1, &res, &rv);
     is(res.reason, ALEPH_R_TIMEOUT, "fetch silent server: timeout");
     ok(res.detail && !has_crlf(res.detail), "fetch timeout: detail");
@@ -701,8 +701,8 @@ static void test_fetch_refused(apr_pool_t *p)
     aleph_token_result_t res;
     apr_status_t rv;
 
-    req.connect_timeout = apr_time_from_sec(2);
-    req.timeout = apr_time_from_sec(5);
+    req.transport.connect_timeout = apr_time_from_sec(2);
+    req.transport.timeout = apr_time_from_sec(5);
 
     req.token_url = "http://127.0.0.1:1/";
     rv = aleph_token_fetch(p, &req, &res);
