@@ -18,7 +18,7 @@ CORE_SRC  = mod_aleph/aleph_http.c mod_aleph/aleph_token.c mod_aleph/aleph_contr
             mod_aleph/aleph_credential.c mod_aleph/aleph_secret.c mod_aleph/aleph_origin.c
 GLUE_SRC  = mod_aleph/mod_aleph.c mod_aleph/mod_aleph_config.c mod_aleph/mod_aleph_scopes.c \
             mod_aleph/mod_aleph_store.c mod_aleph/mod_aleph_proxy.c mod_aleph/mod_aleph_status.c \
-            mod_aleph/mod_aleph_refresh.c mod_aleph/mod_aleph_retry.c
+            mod_aleph/mod_aleph_refresh.c mod_aleph/mod_aleph_retry.c mod_aleph/mod_aleph_contract.c
 HEADERS   = $(wildcard mod_aleph/*.h)
 MODULE    = mod_aleph/.libs/mod_aleph.so
 # The aleph command: the same core, and a main of its own.

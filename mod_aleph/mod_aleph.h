@@ -137,9 +137,17 @@ int aleph_refresh_start(apr_pool_t *pconf, server_rec *s);
 
 /* mod_aleph_proxy.c: the decision and the injection */
 void aleph_proxy_register_hooks(apr_pool_t *p);
+/* Refuses a request with status and a JSON body {"error":code,"detail":detail}. */
+int aleph_refuse(request_rec *r, int status, const char *code, const char *detail,
+                 apr_interval_time_t retry_after);
 /* One tagged line on a token request's outcome; r may be NULL. */
 void aleph_log_fetch(server_rec *s, request_rec *r, const aleph_cred_t *cred,
                      const aleph_token_result_t *res);
+
+/* mod_aleph_contract.c: AlephContract auto; OK with *contract set, or a refusal */
+int aleph_contract_lookup(request_rec *r, const aleph_dir_conf_t *c,
+                          const aleph_cred_t *cred, const char *token_header,
+                          const char *token_value, const char **contract);
 
 /* mod_aleph_retry.c: an upstream 401 discards the token; safe requests retry once */
 void aleph_retry_register_hooks(apr_pool_t *p);

@@ -17,7 +17,6 @@
 #include <util_filter.h>
 #include <mod_proxy.h>
 
-#include "aleph_contracts.h"
 #include "aleph_origin.h"
 #include "aleph_policy.h"
 #include "mod_aleph.h"
@@ -25,8 +24,6 @@
 APLOG_USE_MODULE(aleph);
 
 #define ALEPH_ERROR_FILTER "ALEPH_ERROR_JSON"
-/* Contracts named in one log line when there are several; the rest are counted. */
-#define ALEPH_CONTRACTS_LOGGED 20
 
 /* Logs for the request when there is one, else for the server. */
 #define ALEPH_LOG_RS(r, s, level, ...) do {                          \
@@ -97,8 +94,8 @@ static apr_status_t error_json_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 }
 
 /* 503s always carry Retry-After: clients should come back, not give up. */
-static int refuse(request_rec *r, int status, const char *code, const char *detail,
-                  apr_interval_time_t retry_after)
+int aleph_refuse(request_rec *r, int status, const char *code, const char *detail,
+                 apr_interval_time_t retry_after)
 {
     if (status == HTTP_SERVICE_UNAVAILABLE) {
         apr_int64_t secs = (retry_after + ALEPH_SEC - 1) / ALEPH_SEC;
@@ -142,113 +139,6 @@ void aleph_log_fetch(server_rec *s, request_rec *r, const aleph_cred_t *cred,
     }
 }
 
-/* "cont.a (Name A), cont.b (Name B)", for the administrator to pick from. */
-static const char *contract_list(apr_pool_t *p, const apr_array_header_t *contracts)
-{
-    const char *list = "";
-    int i;
-
-    for (i = 0; i < contracts->nelts && i < ALEPH_CONTRACTS_LOGGED; i++) {
-        const aleph_contract_t *c = &APR_ARRAY_IDX(contracts, i, aleph_contract_t);
-
-        list = apr_psprintf(p, "%s%s%s (%s)", list, i ? ", " : "", c->contract_id, c->name);
-    }
-    if (i < contracts->nelts) {
-        list = apr_psprintf(p, "%s and %d more (aleph contracts lists them all)", list,
-                            contracts->nelts - i);
-    }
-    return list;
-}
-
-static void log_contract_lookup(request_rec *r, const aleph_cred_t *cred,
-                                const char *url, const aleph_contract_answer_t *answer)
-{
-    const aleph_contracts_result_t *res = &answer->result;
-
-    if (answer->found) {
-        const aleph_contract_t *c = &APR_ARRAY_IDX(res->contracts, 0, aleph_contract_t);
-
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "ALEPH00040: AlephContract auto: credential %s (client id %s) "
-                      "uses %s (%s), its only contract at %s", cred->fingerprint,
-                      cred->req.client_id, c->contract_id, c->name, url);
-    }
-    else if (!strcmp(answer->code, ALEPH_CONTRACT_AMBIGUOUS)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "ALEPH00041: AlephContract auto: credential %s (client id %s) has "
-                      "%d contracts at %s; pick one and set it with AlephContract ID "
-                      "instead of auto: %s", cred->fingerprint, cred->req.client_id,
-                      res->contracts->nelts, url, contract_list(r->pool, res->contracts));
-    }
-    else if (!strcmp(answer->code, ALEPH_CONTRACT_NONE)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "ALEPH00042: AlephContract auto: credential %s (client id %s) has "
-                      "no contracts at %s; check the credential with Satellogic, or set "
-                      "AlephContract none where no contract is needed", cred->fingerprint,
-                      cred->req.client_id, url);
-    }
-    else {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "ALEPH00043: AlephContract auto: the contracts request for "
-                      "credential %s (client id %s) to %s failed: %s: %s Check "
-                      "AlephContractsURL, or set AlephContract ID", cred->fingerprint,
-                      cred->req.client_id, url, res->reason, res->detail);
-    }
-}
-
-/* What a client is told when no contract can be had. */
-static const char *contract_refusal(const char *code)
-{
-    if (!strcmp(code, ALEPH_CONTRACT_AMBIGUOUS)) {
-        return "The credential has several contracts and the gateway has not been "
-               "told which to use.";
-    }
-    if (!strcmp(code, ALEPH_CONTRACT_NONE)) {
-        return "The credential has no contract.";
-    }
-    if (!strcmp(code, ALEPH_CONTRACT_PENDING)) {
-        return "The contract lookup is taking too long.";
-    }
-    return "The credential's contract could not be looked up.";
-}
-
-/*
- * AlephContract auto: the credential's one contract, looked up with the
- * scope's token at first use and kept in the store; *contract points to it,
- * or the request is refused.
- */
-static int auto_contract(request_rec *r, const aleph_dir_conf_t *c,
-                         const aleph_cred_t *cred, const char *token_header,
-                         const char *token_value, const char **contract)
-{
-    aleph_contracts_request_t req;
-    aleph_contract_answer_t answer;
-    char *id = apr_palloc(r->pool, ALEPH_CONTRACT_ID_MAX + 1);
-
-    req.url = aleph_conf_contracts_url(c);
-    req.token_header = token_header;
-    req.token_value = token_value;
-    req.transport = &cred->req.transport;
-    aleph_cache_contract(r->pool, cred->slot, &req, aleph_contracts_fetch, &cred->policy,
-                         id, &answer);
-    if (answer.looked_up) {
-        log_contract_lookup(r, cred, req.url, &answer);
-    }
-    if (answer.found) {
-        *contract = id;
-        return OK;
-    }
-    if (!strcmp(answer.code, ALEPH_CONTRACT_PENDING)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "ALEPH00044: gave up waiting for the contracts request of "
-                      "credential %s (client id %s) after %" APR_TIME_T_FMT " ms; check "
-                      "how fast %s answers, or raise AlephTimeout", cred->fingerprint,
-                      cred->req.client_id, cred->policy.wait_max / 1000, req.url);
-    }
-    return refuse(r, HTTP_SERVICE_UNAVAILABLE, answer.code, contract_refusal(answer.code),
-                  answer.retry_at ? answer.retry_at - aleph_clock_now() : ALEPH_SEC);
-}
-
 static int aleph_fixups(request_rec *r)
 {
     const aleph_dir_conf_t *c = ap_get_module_config(r->per_dir_config, &aleph_module);
@@ -288,12 +178,12 @@ static int aleph_fixups(request_rec *r)
                       "HTTP(S) or WebSocket URL: the request was refused; use such a "
                       "backend, or set AlephAuth Off for this scope",
                       r->filename + 6);
-        return refuse(r, HTTP_BAD_GATEWAY, "upstream_not_supported",
+        return aleph_refuse(r, HTTP_BAD_GATEWAY, "upstream_not_supported",
                       "The gateway cannot add credentials for this backend.", 0);
     }
     cred = aleph_scopes_cred_for(r, c);
     if (!cred) {
-        return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "configuration_error",
+        return aleph_refuse(r, HTTP_INTERNAL_SERVER_ERROR, "configuration_error",
                       "The gateway's credential configuration is inconsistent.", 0);
     }
     if (!upstream_allowed(c, cred, r->filename + 6)) {
@@ -302,7 +192,7 @@ static int aleph_fixups(request_rec *r)
                       "which is not an allowed upstream of credential %s; refused "
                       "without sending the token (see AlephUpstream)",
                       r->uri, r->filename + 6, cred->fingerprint);
-        return refuse(r, HTTP_BAD_GATEWAY, "upstream_not_allowed",
+        return aleph_refuse(r, HTTP_BAD_GATEWAY, "upstream_not_allowed",
                       "The gateway does not send credentials to this upstream.", 0);
     }
     aleph_cache_get(r->pool, cred->slot, &cred->req, aleph_provider_fetch(),
@@ -316,7 +206,7 @@ static int aleph_fixups(request_rec *r)
         break;
     case ALEPH_CACHE_BACKOFF:
     case ALEPH_CACHE_FAILED:
-        return refuse(r, HTTP_SERVICE_UNAVAILABLE,
+        return aleph_refuse(r, HTTP_SERVICE_UNAVAILABLE,
                       answer.outcome == ALEPH_CACHE_FAILED ? answer.result.reason
                                                            : "token_endpoint_backoff",
                       "No access token could be obtained from the token endpoint.",
@@ -327,7 +217,7 @@ static int aleph_fixups(request_rec *r)
                       "credential %s (client id %s) after %" APR_TIME_T_FMT " ms; check "
                       "how fast %s answers, or raise AlephTimeout", cred->fingerprint,
                       cred->req.client_id, cred->policy.wait_max / 1000, cred->req.token_url);
-        return refuse(r, HTTP_SERVICE_UNAVAILABLE, "token_request_pending",
+        return aleph_refuse(r, HTTP_SERVICE_UNAVAILABLE, "token_request_pending",
                       "The token request is taking too long.", ALEPH_SEC);
     }
     token_prefix = aleph_conf_token_prefix(c);
@@ -337,7 +227,7 @@ static int aleph_fixups(request_rec *r)
     memcpy(token_value + prefix_len, token, answer.meta.token_len + 1);
     contract = c->contract && *c->contract ? c->contract : NULL;
     if (contract == aleph_contract_auto) {
-        int status = auto_contract(r, c, cred, token_header, token_value, &contract);
+        int status = aleph_contract_lookup(r, c, cred, token_header, token_value, &contract);
 
         if (status != OK) {
             return status;
