@@ -47,7 +47,7 @@ sub load {
             open my $out, '>>', $file or POSIX::_exit(1);
             $out->autoflush(1);
             my $n = 0;
-            while (time < $end && $n++ < 5000) {
+            while (time < $end && $n++ < 50000) {
                 my $t0 = time;
                 my $res = $c->get("$base$path$w/$n");
                 my $dt = time - $t0;
