@@ -24,9 +24,9 @@ UNIT_TESTS = $(patsubst t/unit/%.c,t/unit/bin/%,$(wildcard t/unit/test_*.c))
 
 # Debian packages the build, the tests and the demo need.
 DEPS = apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libapache2-mod-perl2 \
-       libwww-perl python3 curl wrk valgrind
+       libwww-perl python3 curl wrk valgrind apache2-utils
 
-.PHONY: all deps test unit run install clean
+.PHONY: all deps test unit run bench install clean
 
 all: $(MODULE)
 
@@ -59,6 +59,15 @@ run: deps
 	$(MAKE) all
 	bash t/demo.sh
 
+t/bench/bin/store_size: t/bench/store_size.c mod_aleph/aleph_store.c $(HEADERS)
+	@mkdir -p t/bench/bin
+	$(CC) $(WARN) -g $(EXTRA_CFLAGS) $(APR_CFLAGS) -Imod_aleph -o $@ t/bench/store_size.c \
+	    mod_aleph/aleph_store.c $(APR_LIBS) $(EXTRA_LDFLAGS)
+
+bench: deps
+	$(MAKE) all t/bench/bin/store_size
+	bash t/bench/bench.sh
+
 install: all
 	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$$($(APXS) -q LIBEXECDIR) -n aleph mod_aleph/mod_aleph.la
 	install -D -m 644 conf/aleph.load $(DESTDIR)/etc/apache2/mods-available/aleph.load
@@ -66,5 +75,5 @@ install: all
 
 clean:
 	rm -rf mod_aleph/.libs mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
-	       t/unit/bin t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
+	       t/unit/bin t/bench/bin t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
 	       t/logs t/htdocs/index.html
