@@ -41,13 +41,19 @@ static int is_forwarded(const request_rec *r)
 /* Backends whose mod_proxy module runs proxy_fixups, i.e. can carry the token. */
 static int backend_carries_headers(const char *url)
 {
-    static const char *const schemes[] = {
-        "http://", "https://", "ws://", "wss://", "balancer://", NULL
+#define ALEPH_SCHEME(s) { s, sizeof(s) - 1 }
+    static const struct {
+        const char *prefix;
+        apr_size_t len;
+    } schemes[] = {
+        ALEPH_SCHEME("http://"), ALEPH_SCHEME("https://"), ALEPH_SCHEME("ws://"),
+        ALEPH_SCHEME("wss://"), ALEPH_SCHEME("balancer://")
     };
-    int i;
+#undef ALEPH_SCHEME
+    apr_size_t i;
 
-    for (i = 0; schemes[i]; i++) {
-        if (!strncasecmp(url, schemes[i], strlen(schemes[i]))) {
+    for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        if (!strncasecmp(url, schemes[i].prefix, schemes[i].len)) {
             return 1;
         }
     }
@@ -123,8 +129,10 @@ static int aleph_fixups(request_rec *r)
     const aleph_cred_t *cred;
     aleph_cache_answer_t answer;
     aleph_injection_t *inj;
-    const char *token_header, *contract_header;
-    char *token;
+    const char *token_header, *contract_header, *prefix;
+    apr_size_t prefix_len;
+    char token[ALEPH_TOKEN_MAX_LEN + 1];
+    char *value;
 
     if (c->auth != 1 || !is_forwarded(r)) {
         return DECLINED;
@@ -148,7 +156,6 @@ static int aleph_fixups(request_rec *r)
         return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "configuration_error",
                       "The gateway's credential configuration is inconsistent.", 0);
     }
-    token = apr_palloc(r->pool, ALEPH_TOKEN_MAX_LEN + 1);
     aleph_cache_get(r->pool, cred->slot, &cred->req, aleph_provider_fetch(),
                     &cred->policy, token, &answer);
     if (answer.fetched) {
@@ -173,9 +180,15 @@ static int aleph_fixups(request_rec *r)
         return refuse(r, HTTP_SERVICE_UNAVAILABLE, "token_request_pending",
                       "The token request is taking too long.", ALEPH_SEC);
     }
+    /* The header value, sized exactly: the token buffer stays on the stack. */
+    prefix = aleph_conf_token_prefix(c);
+    prefix_len = strlen(prefix);
+    value = apr_palloc(r->pool, prefix_len + answer.meta.token_len + 1);
+    memcpy(value, prefix, prefix_len);
+    memcpy(value + prefix_len, token, answer.meta.token_len + 1);
     inj = apr_palloc(r->pool, sizeof(*inj));
     inj->token_header = token_header;
-    inj->token_value = apr_pstrcat(r->pool, aleph_conf_token_prefix(c), token, NULL);
+    inj->token_value = value;
     inj->contract_header = contract_header;
     inj->contract = c->contract && *c->contract ? c->contract : NULL;
     ap_set_module_config(r->request_config, &aleph_module, inj);
