@@ -236,7 +236,8 @@ CONF
 # ---- throughput: A/B rounds ------------------------------------------------
 
 bench_throughput() {
-    local front="http://127.0.0.1:$p_front" pid i kind bad=0 r_rps r_p99
+    local front="http://127.0.0.1:$p_front" pid i kind bad=0
+    local r_rps r_p99 a_rps_lo a_rps_hi a_p99_lo a_p99_hi
 
     front_conf front "$p_front" event bench ""
     start_httpd front
@@ -263,8 +264,8 @@ sys.exit(0 if ok else 1)' || fail "B does not inject the token and contract head
             [ "$non2xx" = 0 ] && [ "$errors" = 0 ] || bad=1
         done
     done
-    read -r r_rps r_p99 < <($stats summary "$run/rounds")
-    echo "throughput: median B/A req/s $r_rps (target >= 0.98), p99 $r_p99 (target <= 1.05); token requests $(fake_calls bench) (expected 1)"
+    read -r r_rps r_p99 a_rps_lo a_rps_hi a_p99_lo a_p99_hi < <($stats summary "$run/rounds")
+    echo "throughput: median B/A req/s $r_rps (target >= 0.98), p99 $r_p99 (target <= 1.05); token requests $(fake_calls bench) (expected 1); noise among A rounds: req/s $a_rps_lo..$a_rps_hi, p99 $a_p99_lo..$a_p99_hi ms"
     [ $bad = 0 ] || echo "WARNING: some requests failed (non-2xx or socket errors)"
     stop_pid "$pid"
 }

@@ -3,7 +3,8 @@
 
   stats.py wrk FILE        -> "RPS P50_MS P99_MS NON2XX SOCKET_ERRORS REQUESTS"
   stats.py summary FILE    FILE has lines "A|B RPS P50_MS P99_MS";
-                           prints the median B/A ratios of rps and p99
+                           prints the median B/A ratios of rps and p99, then
+                           the range of rps and of p99 over the A rounds
 """
 import re
 import statistics
@@ -43,7 +44,11 @@ def summary(path):
     pairs = list(zip(rounds["A"], rounds["B"]))
     rps_ratio = statistics.median(b[0] / a[0] for a, b in pairs)
     p99_ratio = statistics.median(b[2] / a[2] for a, b in pairs)
-    print("%.3f %.3f" % (rps_ratio, p99_ratio))
+    # The spread among A rounds alone: what the machine's noise allows.
+    a_rps = [a[0] for a in rounds["A"]]
+    a_p99 = [a[2] for a in rounds["A"]]
+    print("%.3f %.3f %.0f %.0f %.2f %.2f" % (rps_ratio, p99_ratio, min(a_rps), max(a_rps),
+                                             min(a_p99), max(a_p99)))
 
 
 def main():
