@@ -12,7 +12,7 @@
 #   hot path    callgrind instructions per request, /a/ vs /h/ vs /b/
 #   memory      shared-memory store size
 # Environment: ALEPH_BENCH_PORT (first of 6 loopback ports, default 18400),
-# ALEPH_BENCH_ROUNDS (5), ALEPH_BENCH_SECONDS (10), ALEPH_BENCH_THREADS (2),
+# ALEPH_BENCH_ROUNDS (10), ALEPH_BENCH_SECONDS (5), ALEPH_BENCH_THREADS (2),
 # ALEPH_BENCH_CONNECTIONS (32), ALEPH_BENCH_ONLY (some of: throughput cold
 # refresh hotpath memory), ALEPH_BENCH_KEEP=1 keeps the run folder (configs,
 # logs, callgrind files).
@@ -22,8 +22,8 @@ top=$PWD
 APACHE2=${APACHE2:-/usr/sbin/apache2}
 MODULES=/usr/lib/apache2/modules
 base=${ALEPH_BENCH_PORT:-18400}
-rounds=${ALEPH_BENCH_ROUNDS:-5}
-secs=${ALEPH_BENCH_SECONDS:-10}
+rounds=${ALEPH_BENCH_ROUNDS:-10}
+secs=${ALEPH_BENCH_SECONDS:-5}
 threads=${ALEPH_BENCH_THREADS:-2}
 conns=${ALEPH_BENCH_CONNECTIONS:-32}
 p_front=$base p_back=$((base + 1)) p_fake=$((base + 2))
