@@ -37,9 +37,9 @@ UNIT_TESTS = $(patsubst t/unit/%.c,t/unit/bin/%,$(wildcard t/unit/test_*.c))
 
 # Debian packages the build, the tests and the demo need.
 DEPS = apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libapache2-mod-perl2 \
-       libwww-perl python3 curl wrk valgrind clang libclang-rt-14-dev
+       libwww-perl python3 curl wrk valgrind clang libclang-rt-14-dev apache2-utils
 
-.PHONY: all deps test unit fuzz fuzzers run install clean FORCE
+.PHONY: all deps test unit fuzz fuzzers run bench install clean FORCE
 
 all: $(MODULE) $(CLI)
 
@@ -103,6 +103,15 @@ run: deps
 	$(MAKE) all
 	bash t/demo.sh
 
+t/bench/bin/store_size: t/bench/store_size.c mod_aleph/aleph_store.c $(HEADERS)
+	@mkdir -p t/bench/bin
+	$(CC) $(WARN) -g $(EXTRA_CFLAGS) $(APR_CFLAGS) -Imod_aleph -o $@ t/bench/store_size.c \
+	    mod_aleph/aleph_store.c $(APR_LIBS) $(EXTRA_LDFLAGS)
+
+bench: deps
+	$(MAKE) all t/bench/bin/store_size
+	bash t/bench/bench.sh
+
 # apxs -i installs into LIBEXECDIR as given, but does not create it. aleph.load
 # names the module where this layout puts it.
 install: all
@@ -116,5 +125,5 @@ install: all
 
 clean:
 	rm -rf $(CLI) mod_aleph/.libs mod_aleph/.build-flags mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
-	       t/unit/bin t/fuzz/bin t/fuzz/artifacts t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
+	       t/unit/bin t/bench/bin t/fuzz/bin t/fuzz/artifacts t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
 	       t/logs t/htdocs/index.html t/conf/tls t/conf/rotating-secret.txt
