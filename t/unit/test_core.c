@@ -427,8 +427,8 @@ static void test_contract_cache(apr_pool_t *p)
     unsigned char k[ALEPH_KEY_LEN];
     char buf[ALEPH_CONTRACT_ID_MAX + 1];
     aleph_contract_answer_t ans;
-    /* A 1 ms backoff cap, so that the test can wait it out. */
-    aleph_cache_policy_t pol = { -1, 1000, S / 20, 0 };
+    /* A 200 ms backoff cap: long enough to be seen, short enough to wait out. */
+    aleph_cache_policy_t pol = { -1, S / 5, S / 20, 0 };
     aleph_contracts_request_t req;
     aleph_http_transport_t transport;
     apr_int64_t now = aleph_clock_now(), retry_at;
@@ -467,7 +467,7 @@ static void test_contract_cache(apr_pool_t *p)
     aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
     ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_AMBIGUOUS)
        && lookup_calls == 2, "ambiguous: backs off without a new lookup");
-    apr_sleep(2000);
+    apr_sleep(S / 4);
     contracts_listed = 0;
     aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
     ok(!ans.found && ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_NONE),
@@ -475,7 +475,7 @@ static void test_contract_cache(apr_pool_t *p)
     aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
     ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_NONE),
        "none: backs off");
-    apr_sleep(2000);
+    apr_sleep(S / 4);
     contracts_listed = -1;
     aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
     ok(!ans.found && ans.looked_up && !strcmp(ans.code, ALEPH_C_UNREACHABLE),
@@ -483,7 +483,7 @@ static void test_contract_cache(apr_pool_t *p)
     aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
     ok(!ans.found && !ans.looked_up && !strcmp(ans.code, ALEPH_CONTRACT_BACKOFF),
        "then backs off");
-    apr_sleep(2000);
+    apr_sleep(S / 4);
     contracts_listed = 1;
     aleph_cache_contract(p, slot, &req, fake_lookup, &pol, buf, &ans);
     ok(ans.found && !strcmp(buf, "cont.1") && aleph_store_contract_failures(slot) == 0,
