@@ -126,4 +126,4 @@ install: all
 clean:
 	rm -rf $(CLI) mod_aleph/.libs mod_aleph/.build-flags mod_aleph/*.la mod_aleph/*.lo mod_aleph/*.slo mod_aleph/*.o \
 	       t/unit/bin t/bench/bin t/fuzz/bin t/fuzz/artifacts t/conf/apache_test_config.pm t/conf/httpd.conf t/conf/extra.conf \
-	       t/logs t/htdocs/index.html t/conf/tls t/conf/rotating-secret.txt
+	       t/logs t/htdocs/index.html t/conf/tls t/conf/rotating-secret.txt t/conf/cache-size.conf

@@ -13,7 +13,7 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use File::Temp qw(tempfile);
 
-plan tests => 34, need_lwp;
+plan tests => 38, need_lwp;
 
 my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $base = 'http://' . Apache::TestRequest::hostport();
@@ -116,6 +116,38 @@ sleep 1;
 is ipc_objects(), $ipc_before, 'no semaphore or shared memory segment leaked';
 diag sprintf 'graceful restarts: %d requests, %d failed, %d token requests',
     scalar(@r), scalar(@bad), calls('t-grace') - $grace_calls;
+
+# --- a changed AlephCacheSize on restart ----------------------------------
+# The store is rebuilt with the new size and this generation's tokens are
+# carried over: the change costs no token request.
+sub restart_with_cache_size {
+    my ($n) = @_;
+    my $conf = Apache::Test::vars('t_conf') . '/cache-size.conf';
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh "AlephCacheSize $n\n";
+    close $fh;
+    my $old = parent_pid();
+    kill 'USR1', $old;
+    my $t = time;
+    sleep 0.2 until ($ua->get("$base/grace/after-resize")->code == 200
+                     && log_has(qr/ALEPH00007: token store rebuilt for $n credentials/))
+                    || time - $t > 10;
+}
+my $error_log = Apache::Test::vars('t_logs') . '/error_log';
+sub log_has {
+    my ($re) = @_;
+    open my $fh, '<', $error_log or return 0;
+    local $/;
+    return <$fh> =~ $re;
+}
+$grace_calls = calls('t-grace');
+restart_with_cache_size(300);
+ok log_has(qr/ALEPH00007: token store rebuilt for 300 credentials \(AlephCacheSize changed, or full\): [1-9]\d* carried over/),
+    'AlephCacheSize changed on a graceful restart: the store is rebuilt, tokens carried over';
+is $ua->get("$base/grace/resized")->code, 200, '... requests still work';
+is calls('t-grace'), $grace_calls, '... without a token request';
+restart_with_cache_size(256);
+is calls('t-grace'), $grace_calls, 'and back: still no token request';
 
 # --- a child killed in the middle of a token request --------------------
 # The endpoint takes 2 s; the claim of the killed fetch lapses after

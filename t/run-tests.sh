@@ -80,6 +80,7 @@ umask 077
 printf 'fake-secret\n' > t/conf/secret.txt
 # The secret t/80_security.t rotates (any secret is accepted for it).
 printf 'rotating-secret-0\n' > t/conf/rotating-secret.txt
+printf 'AlephCacheSize 256\n' > t/conf/cache-size.conf
 umask 022
 
 # SANITIZE=1 (make test SANITIZE=1): the module is built with ASan and
