@@ -6,8 +6,9 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
+use lib 't/lib';
+use AlephTest qw(write_file apache2_t);
 
-my $httpd  = $ENV{APACHE2} || '/usr/sbin/apache2';
 my $module = abs_path('mod_aleph/.libs/mod_aleph.so');
 plan skip_all => "module not built" unless $module && -f $module;
 
@@ -19,36 +20,8 @@ write_file($open_secret, "s3cret-value\n", 0644);
 my $empty_secret = "$dir/empty-secret";
 write_file($empty_secret, "\n", 0600);
 
-sub write_file {
-    my ($path, $text, $mode) = @_;
-    open my $fh, '>', $path or die "$path: $!";
-    print $fh $text;
-    close $fh;
-    chmod $mode, $path;
-}
-
 # Runs `apache2 -t` on a minimal server with the given extra lines.
-sub config_test {
-    my ($body) = @_;
-    my $conf = "$dir/httpd.conf";
-    write_file($conf, <<"CONF", 0644);
-ServerRoot $dir
-ServerName localhost
-PidFile $dir/httpd.pid
-DefaultRuntimeDir $dir
-ErrorLog $dir/error_log
-Listen 127.0.0.1:18999
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-LoadModule aleph_module $module
-$body
-CONF
-    my $out = `$httpd -t -d $dir -f $conf 2>&1`;
-    # A crash must not pass for success: report 128 + signal like a shell.
-    return (($? & 127) ? 128 + ($? & 127) : $? >> 8, $out);
-}
+sub config_test { apache2_t($dir, $module, @_) }
 
 my @bad = (
     ["AlephAuth On without a client id",

@@ -6,21 +6,11 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil;
-use JSON::PP;
-use LWP::UserAgent;
+use lib 't/lib';
+use AlephTest qw(fake_get token_calls json_body);
 
 plan tests => 47, need_lwp;
 
-my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
-my $admin = LWP::UserAgent->new(timeout => 30);
-
-sub fake {
-    my $res = $admin->get("$fake$_[0]");
-    return undef if $res->code == 404;
-    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
-    return decode_json($res->decoded_content);
-}
-sub echo { my $o = eval { decode_json($_[0]->content) }; $o || {} }
 
 # Each scope forwards once, so that its token request has happened.
 my %res;
@@ -30,7 +20,7 @@ for my $scope (qw(aleph form formbody)) {
 
 # --- /aleph/: Aleph's documented JSON request -----------------------------
 is $res{aleph}->code, 200, '/aleph/ forwarded';
-my $last = fake('/_last?client_id=t-json') || {};
+my $last = fake_get('/_last?client_id=t-json') || {};
 is $last->{method}, 'POST', 'JSON style: POST';
 like $last->{path}, qr{/oauth/token$}, 'JSON style: to the token URL';
 like $last->{content_type} // '', qr{^application/json\b}, 'JSON style: Content-Type application/json';
@@ -49,7 +39,7 @@ ok !exists $last->{headers}{authorization}, 'JSON style: no Authorization header
 
 # --- /form/: RFC 6749 form body, client_secret_basic ----------------------
 is $res{form}->code, 200, '/form/ forwarded';
-$last = fake('/_last?client_id=' . uri_escape('t-form:basic')) || {};
+$last = fake_get('/_last?client_id=' . uri_escape('t-form:basic')) || {};
 is $last->{method}, 'POST', 'form style: POST';
 like $last->{content_type} // '', qr{^application/x-www-form-urlencoded\b},
     'form style: Content-Type application/x-www-form-urlencoded';
@@ -69,23 +59,23 @@ ok !exists $f->{client_secret}, 'form style: no client_secret in the body';
 ok !exists $f->{client_id}, 'form style: no client_id in the body';
 like $last->{body} // '', qr/(?:^|&)scope=api(?:%3A|:)tasking(?:\+|%20)api(?:%3A|:)delivery(?:&|$)/,
     'form style: the scope is form-encoded on the wire';
-is fake('/_calls?client_id=' . uri_escape('t-form:basic'))->{calls}, 1,
+is token_calls(uri_escape('t-form:basic')), 1,
     'form style: one token request, counted under t-form:basic';
-my $e = echo($res{form});
+my $e = json_body($res{form});
 is $e->{headers}{authorization}, 'Bearer tok-t-form-basic-1',
     'form style: the token arrives upstream as Authorization: Bearer';
 ok !exists $e->{headers}{authorizationtoken}, 'form style: no authorizationToken header';
 
 # A client's own Authorization is replaced where Authorization carries the token.
 my $r = GET '/form/spoof', Authorization => 'Bearer spoofed';
-$e = echo($r);
+$e = json_body($r);
 is $e->{headers}{authorization}, 'Bearer tok-t-form-basic-1',
     "form style: the client's Authorization is replaced";
 unlike $r->content, qr/spoofed/, 'form style: the spoofed value never arrives';
 
 # --- /formbody/: form body, client_secret_post ---------------------------
 is $res{formbody}->code, 200, '/formbody/ forwarded';
-$last = fake('/_last?client_id=t-formbody') || {};
+$last = fake_get('/_last?client_id=t-formbody') || {};
 like $last->{content_type} // '', qr{^application/x-www-form-urlencoded\b},
     'formbody style: Content-Type application/x-www-form-urlencoded';
 is $last->{body_kind}, 'form', 'formbody style: the body is form-encoded';
@@ -99,7 +89,7 @@ is $f->{audience}, 'https://api.satellogic.com/', 'formbody style: default audie
 ok !exists $f->{scope}, 'formbody style: no scope';
 like $last->{body} // '', qr{(?:^|&)audience=https%3A%2F%2Fapi\.satellogic\.com%2F(?:&|$)},
     'formbody style: the audience is form-encoded on the wire';
-$e = echo($res{formbody});
+$e = json_body($res{formbody});
 like $e->{headers}{'x-api-token'} // '', qr/tok-t-formbody-\d+$/,
     'formbody style: the token arrives upstream in X-Api-Token';
 

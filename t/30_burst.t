@@ -8,75 +8,36 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use Apache::TestUtil;
-use IO::Handle;
-use JSON::PP;
 use LWP::UserAgent;
-use POSIX ();
-use Time::HiRes qw(time);
+use lib 't/lib';
+use AlephTest qw(token_calls api_calls json_body server_url httpd_pid log_mark log_since burst);
 
 my $CLIENTS = 120;
 
 plan tests => 10, need_lwp;
 
-my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $mpm = $ENV{ALEPH_MPM} // 'unknown';
-my $admin = LWP::UserAgent->new(timeout => 30);
-my $base = 'http://' . Apache::TestRequest::hostport();
+my $base = server_url();
 
-sub fake {
-    my $res = $admin->get("$fake$_[0]");
-    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
-    return decode_json($res->decoded_content);
-}
+my $log_offset = log_mark('burst_log');
 
-my $burst_log = Apache::Test::vars('t_logs') . '/burst_log';
-my $log_offset = -s $burst_log || 0;
-
-my $before = fake('/_calls?client_id=t-burst')->{calls};
+my $before = token_calls('t-burst');
 is $before, 0, 'cold: no token requested for t-burst yet';
 my $expected_token = 'tok-t-burst-' . ($before + 1);
 
-# Children wait on $go until the parent closes it, then all send at once.
-# Each reports one line "<status> <token> <client pid>" through $report
-# (lines shorter than PIPE_BUF are written atomically).
-pipe(my $go_r, my $go_w) or die "pipe: $!";
-pipe(my $rep_r, my $rep_w) or die "pipe: $!";
-my @kids;
-for my $i (1 .. $CLIENTS) {
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        close $go_w;
-        close $rep_r;
-        my $line = 'ERR none';
-        eval {
-            my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 60);
-            sysread $go_r, my $buf, 1;    # EOF when the parent closes $go_w
-            my $res = $ua->get("$base/burst/item/$i");
-            my $obj = eval { decode_json($res->content) } || {};
-            my $tok = $obj->{headers}{authorizationtoken} // 'none';
-            my $ctr = $obj->{headers}{'x-satellogic-contract-id'} // 'none';
-            my $valid = $obj->{token_valid} ? 1 : 0;
-            $tok =~ s/\s+/_/g;
-            $line = join ' ', $res->code, $tok, $ctr, $valid;
-        };
-        syswrite $rep_w, "$line $$\n";
-        POSIX::_exit(0);
-    }
-    push @kids, $pid;
-}
-close $go_r;
-close $rep_w;
-my $t0 = time;
-close $go_w;    # go
-
-my @lines;
-while (my $l = <$rep_r>) {
-    chomp $l;
-    push @lines, $l;
-}
-waitpid $_, 0 for @kids;
-my $elapsed = time - $t0;
+# All clients send at once; each reports one line
+# "<status> <token> <contract> <token valid> <client pid>".
+my $client = LWP::UserAgent->new(keep_alive => 0, timeout => 60);
+my ($elapsed, @lines) = burst($CLIENTS, sub {
+    my ($i) = @_;
+    my $res = $client->get("$base/burst/item/$i");
+    my $obj = json_body($res);
+    my $tok = $obj->{headers}{authorizationtoken} // 'none';
+    my $ctr = $obj->{headers}{'x-satellogic-contract-id'} // 'none';
+    my $valid = $obj->{token_valid} ? 1 : 0;
+    $tok =~ s/\s+/_/g;
+    return join ' ', $res->code, $tok, $ctr, $valid, $$;
+});
 
 is scalar(@lines), $CLIENTS, "all $CLIENTS clients reported";
 my (%status, %token, %contract, $valid);
@@ -95,9 +56,9 @@ is_deeply \%token, { "Bearer_$expected_token" => $CLIENTS },
 is_deeply \%contract, { 'cont.burst' => $CLIENTS }, 'all carried the contract header'
     or diag explain \%contract;
 is $valid, $CLIENTS, 'the upstream accepted every token';
-is fake('/_calls?client_id=t-burst')->{calls}, $before + 1,
+is token_calls('t-burst'), $before + 1,
     'exactly one token request for the whole burst';
-is fake('/_api_calls?prefix=/echo/burst/')->{calls}, $CLIENTS,
+is api_calls('/echo/burst/'), $CLIENTS,
     'every request reached the upstream once';
 # A generous bound: the fetch takes 1 s; serialised waits would take minutes.
 cmp_ok $elapsed, '<', 30, 'the burst completes in reasonable time';
@@ -130,17 +91,13 @@ diag sprintf '%s MPM: %d clients in %.2f s, served by %d processes / %d threads 
     scalar(@served), server_processes();
 
 sub burst_log_lines {
-    open my $fh, '<', $burst_log or return ();
-    seek $fh, $log_offset, 0;
-    return grep { m{^\d+ \d+ \d+ /burst/} } <$fh>;
+    return grep { m{^\d+ \d+ \d+ /burst/} } split /^/, log_since($log_offset, 'burst_log');
 }
 
 # Informational: how many httpd processes exist (prefork serves each
 # connection in its own process, so this shows the token was shared).
 sub server_processes {
-    my $pidfile = Apache::Test::vars('t_pid_file') or return 'unknown';
-    open my $fh, '<', $pidfile or return 'unknown';
-    chomp(my $parent = <$fh> // '');
+    my $parent = eval { httpd_pid() } // '';
     return 'unknown' unless $parent =~ /^\d+$/;
     my $n = 0;
     for my $stat (glob '/proc/[0-9]*/stat') {

@@ -7,24 +7,17 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil;
-use JSON::PP;
-use LWP::UserAgent;
 use Time::HiRes qw(sleep time);
+use lib 't/lib';
+use AlephTest qw(token_calls json_body);
 
 plan tests => 16, need_lwp;
 
-my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
-my $admin = LWP::UserAgent->new(timeout => 30);
 
-sub fake {
-    my $res = $admin->get("$fake$_[0]");
-    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
-    return decode_json($res->decoded_content);
-}
-sub calls { fake('/_calls?client_id=t-short')->{calls} }
+sub calls { token_calls('t-short') }
 sub forward {
     my $res = GET "/short/$_[0]";
-    my $obj = eval { decode_json($res->content) } || {};
+    my $obj = json_body($res);
     my ($tok) = ($obj->{headers}{authorizationtoken} // '') =~ /^Bearer (tok-t-short-\d+)$/;
     return ($res->code, $tok // 'none', $obj->{token_valid} ? 1 : 0);
 }

@@ -7,31 +7,17 @@ use warnings FATAL => 'all';
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use JSON::PP;
 use LWP::UserAgent;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use File::Temp qw(tempfile);
+use lib 't/lib';
+use AlephTest qw(token_calls api_calls json_body server_url httpd_pid);
 
 plan tests => 38, need_lwp;
 
-my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
-my $base = 'http://' . Apache::TestRequest::hostport();
-my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
+my $base = server_url();
 my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 30);
-
-sub fake {
-    my $res = $ua->get("$fake$_[0]");
-    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
-    return decode_json($res->decoded_content);
-}
-sub calls { fake("/_calls?client_id=$_[0]")->{calls} }
-
-sub parent_pid {
-    open my $fh, '<', $pidfile or die "$pidfile: $!";
-    chomp(my $pid = <$fh>);
-    return $pid;
-}
 
 # Runs $workers processes that GET $path for $seconds on fresh connections;
 # each request is one line "status latency token_valid token". Returns the lines.
@@ -51,7 +37,7 @@ sub load {
                 my $t0 = time;
                 my $res = $c->get("$base$path$w/$n");
                 my $dt = time - $t0;
-                my $obj = eval { decode_json($res->content) } || {};
+                my $obj = json_body($res);
                 my $tok = $obj->{headers}{authorizationtoken} // 'none';
                 $tok =~ s/\s+/_/g;
                 printf $out "%d %.4f %d %s\n", $res->code, $dt,
@@ -77,13 +63,13 @@ sub ipc_objects {
 # Tokens live 6 s; the endpoint answers after 0.5 s; refresh is due at 3 s.
 my $first = $ua->get("$base/life/warm");
 is $first->code, 200, 'first /life/ request gets a token (cold fetch)';
-my $calls0 = calls('t-life');
+my $calls0 = token_calls('t-life');
 my @r = load('/life/w', 4, 18);
 my @bad = grep { $_->[0] != 200 } @r;
 my @slow = grep { $_->[1] >= 0.4 } @r;
 my @stale = grep { $_->[0] == 200 && !$_->[2] } @r;
 my ($max) = sort { $b <=> $a } map { $_->[1] } @r;
-my $refreshes = calls('t-life') - $calls0;
+my $refreshes = token_calls('t-life') - $calls0;
 ok @r > 100, scalar(@r) . ' requests over 18 s (3 token lifetimes)';
 is scalar(@bad), 0, 'no request failed';
 is scalar(@stale), 0, 'no expired token was forwarded';
@@ -97,13 +83,13 @@ diag sprintf 'refresh under load: %d requests, max latency %.3f s, %d token requ
 
 # --- graceful restarts under load ---------------------------------------
 is $ua->get("$base/grace/warm")->code, 200, '/grace/ has a token';
-my $grace_calls = calls('t-grace');
+my $grace_calls = token_calls('t-grace');
 my $ipc_before = ipc_objects();
 my $restarts = 0;
 @r = load('/grace/w', 4, 8, sub {
     for (1 .. 3) {
         sleep 1.5;
-        kill 'USR1', parent_pid() and $restarts++;
+        kill 'USR1', httpd_pid() and $restarts++;
     }
 });
 @bad = grep { $_->[0] != 200 } @r;
@@ -111,11 +97,11 @@ is $restarts, 3, 'three graceful restarts (SIGUSR1) under load';
 ok @r > 50, scalar(@r) . ' requests during the restarts';
 is scalar(@bad), 0, 'no request failed across the restarts'
     or diag join ', ', map { $_->[0] } @bad[0 .. ($#bad < 5 ? $#bad : 5)];
-is calls('t-grace'), $grace_calls, 'no token request caused by the restarts';
+is token_calls('t-grace'), $grace_calls, 'no token request caused by the restarts';
 sleep 1;
 is ipc_objects(), $ipc_before, 'no semaphore or shared memory segment leaked';
 diag sprintf 'graceful restarts: %d requests, %d failed, %d token requests',
-    scalar(@r), scalar(@bad), calls('t-grace') - $grace_calls;
+    scalar(@r), scalar(@bad), token_calls('t-grace') - $grace_calls;
 
 # --- a changed AlephCacheSize on restart ----------------------------------
 # The store is rebuilt with the new size and this generation's tokens are
@@ -158,9 +144,9 @@ if (!$victim) {
     POSIX::_exit(0);
 }
 my $t0 = time;
-sleep 0.1 until calls('t-kill') >= 1 || time - $t0 > 5;
-is calls('t-kill'), 1, 'a token request is in flight';
-my $parent = parent_pid();
+sleep 0.1 until token_calls('t-kill') >= 1 || time - $t0 > 5;
+is token_calls('t-kill'), 1, 'a token request is in flight';
+my $parent = httpd_pid();
 my @children = grep { $_ != $parent } map { /(\d+)/ ? $1 : () } `pgrep -P $parent`;
 ok @children > 0, 'server children found';
 kill 'KILL', @children;
@@ -168,27 +154,25 @@ waitpid $victim, 0;
 sleep 6;
 my $res = $ua->get("$base/kill/after");
 is $res->code, 200, 'after the token request timeout, the next request gets a token';
-my $obj = eval { decode_json($res->content) } || {};
+my $obj = json_body($res);
 like $obj->{headers}{authorizationtoken} // '', qr/^Bearer tok-t-kill-\d+$/, '... and forwards it';
-is calls('t-kill'), 2, 'one new token request replaced the killed one';
+is token_calls('t-kill'), 2, 'one new token request replaced the killed one';
 
 # --- upstream 401 ---------------------------------------------------------
 # A token younger than 5 s is never discarded (a 401 then means something
 # else); older ones are, once; safe requests are retried once.
-sub api_calls { fake("/_api_calls?prefix=$_[0]")->{calls} }
-
 $res = $ua->get("$base/reject-once/warm/x");
 is $res->code, 200, 'a fresh token rejected once: retried with the same token, 200';
-is calls('t-reject-once'), 1, '... and kept (it is younger than 5 s)';
+is token_calls('t-reject-once'), 1, '... and kept (it is younger than 5 s)';
 is $ua->get("$base/reject/a")->code, 401, 'an upstream that always says 401: the client gets 401';
 is api_calls('/status401/'), 2, '... after exactly one retry';
 sleep 5.5;
 $res = $ua->get("$base/reject-once/k1/x");
 is $res->code, 200, 'GET rejected once: retried transparently, 200';
-$obj = eval { decode_json($res->content) } || {};
+$obj = json_body($res);
 is $obj->{headers}{authorizationtoken}, 'Bearer tok-t-reject-once-2', '... with a new token';
 is $obj->{headers}{'x-forwarded-for'}, '127.0.0.1', '... and the request as the client sent it (no header added twice)';
-is calls('t-reject-once'), 2, '... that cost one token request';
+is token_calls('t-reject-once'), 2, '... that cost one token request';
 is api_calls('/status401-once/k1/'), 2, '... and two upstream requests';
 sleep 5.5;
 $res = $ua->post("$base/reject-once/k2/x", Content => 'a=1');
@@ -196,8 +180,8 @@ is $res->code, 401, 'POST rejected: the 401 reaches the client (not retried)';
 is api_calls('/status401-once/k2/'), 1, '... one upstream request';
 $res = $ua->get("$base/reject-once/k3/x");
 is $res->code, 200, 'the next request works';
-$obj = eval { decode_json($res->content) } || {};
+$obj = json_body($res);
 is $obj->{headers}{authorizationtoken}, 'Bearer tok-t-reject-once-3', '... with the token fetched after the rejected POST';
-is calls('t-reject-once'), 3, 'one token request per rejected token';
+is token_calls('t-reject-once'), 3, 'one token request per rejected token';
 is $ua->get("$base/reject/b")->code, 401, 'a second 401 is passed on unchanged';
-ok calls('t-reject') <= 2, 'repeated 401s with fresh tokens do not hammer the token endpoint';
+ok token_calls('t-reject') <= 2, 'repeated 401s with fresh tokens do not hammer the token endpoint';

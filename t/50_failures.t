@@ -7,9 +7,9 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
 use Apache::TestUtil;
-use JSON::PP;
-use LWP::UserAgent;
 use Time::HiRes qw(time sleep);
+use lib 't/lib';
+use AlephTest qw(token_calls api_calls json_body log_mark log_since);
 
 # scope, client id, expected error code, what the log line must also say
 my @cases = (
@@ -31,24 +31,9 @@ my $backoff_recovery = 7;
 
 plan tests => @cases * $per_case + $backoff_recovery + 3, need_lwp;
 
-my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
-my $admin = LWP::UserAgent->new(timeout => 30);
-my $error_log = Apache::Test::vars('t_logs') . '/error_log';
-my $log_offset = -s $error_log || 0;
+my $log_offset = log_mark();
 
-sub fake {
-    my $res = $admin->get("$fake$_[0]");
-    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
-    return decode_json($res->decoded_content);
-}
-sub calls { fake("/_calls?client_id=$_[0]")->{calls} }
-sub api_calls { fake("/_api_calls?prefix=$_[0]")->{calls} }
-sub new_log {
-    open my $fh, '<', $error_log or return '';
-    seek $fh, $log_offset, 0;
-    local $/;
-    return <$fh> // '';
-}
+sub new_log { log_since($log_offset) }
 # The ALEPH00010 lines about one client id.
 sub fetch_failures {
     my $cid = shift;
@@ -63,7 +48,7 @@ sub refused {
     my $ra = $res->header('Retry-After') // '';
     ok $ra =~ /^\d+$/ && $ra > 0, "$what: Retry-After is a positive integer ($ra)";
     is $res->content_type, 'application/json', "$what: Content-Type application/json";
-    my $obj = eval { decode_json($res->content) } || {};
+    my $obj = json_body($res);
     is $obj->{error}, $code, "$what: error $code";
     ok defined $obj->{detail} && !ref $obj->{detail} && length $obj->{detail},
         "$what: a detail";
@@ -73,7 +58,7 @@ sub refused {
 
 for my $case (@cases) {
     my ($scope, $cid, $code, $log_re) = @$case;
-    my $calls0 = calls($cid);
+    my $calls0 = token_calls($cid);
 
     my $t0 = time;
     my $res = GET "/$scope/item?x=1";
@@ -82,7 +67,7 @@ for my $case (@cases) {
     is api_calls("/echo/$scope/"), 0, "/$scope/: nothing forwarded upstream";
     # Generous: AlephTimeout is 5 s (1 s for /hang/).
     cmp_ok $took, '<', 15, "/$scope/: refused without waiting forever";
-    my $calls1 = calls($cid);
+    my $calls1 = token_calls($cid);
     if ($scope eq 'down') {
         is $calls1, 0, "/$scope/: the token endpoint is unreachable";
     }
@@ -100,26 +85,26 @@ for my $case (@cases) {
     # Right away again: the failure is remembered, no new attempt.
     $res = GET "/$scope/item?x=2";
     refused($res, 'token_endpoint_backoff', "/$scope/ again");
-    is calls($cid), $calls1, "/$scope/ again: no new token request while backing off";
+    is token_calls($cid), $calls1, "/$scope/ again: no new token request while backing off";
     is scalar(fetch_failures($cid)), 1, "/$scope/ again: no new fetch attempt logged";
     is api_calls("/echo/$scope/"), 0, "/$scope/ again: nothing forwarded upstream";
 }
 
 # The backoff is bounded: AlephBackoffMax 2 and a first step of at most 1 s.
 {
-    my $calls = calls('t-denied');
+    my $calls = token_calls('t-denied');
     sleep 2.2;
     my $res = GET '/denied/item?x=3';
     is $res->code, 503, '/denied/ after the backoff: 503';
-    my $obj = eval { decode_json($res->content) } || {};
+    my $obj = json_body($res);
     is $obj->{error}, 'token_endpoint_oauth_error', '/denied/ after the backoff: a new attempt';
-    is calls('t-denied'), $calls + 1, '/denied/ after the backoff: one new token request';
+    is token_calls('t-denied'), $calls + 1, '/denied/ after the backoff: one new token request';
     is scalar(fetch_failures('t-denied')), 2, '/denied/ after the backoff: logged';
     $res = GET '/denied/item?x=4';
-    $obj = eval { decode_json($res->content) } || {};
+    $obj = json_body($res);
     is $obj->{error}, 'token_endpoint_backoff', '/denied/ again: backing off again';
     cmp_ok $res->header('Retry-After') // 0, '<=', 2, 'Retry-After respects AlephBackoffMax 2';
-    is calls('t-denied'), $calls + 1, '/denied/ again: no new token request';
+    is token_calls('t-denied'), $calls + 1, '/denied/ again: no new token request';
 }
 
 my $log = new_log();

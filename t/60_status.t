@@ -6,20 +6,11 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET POST);
 use Apache::TestUtil;
-use JSON::PP;
 use HTTP::Date ();
-use LWP::UserAgent;
+use lib 't/lib';
+use AlephTest qw(token_calls json_body by_client_id);
 
 plan tests => 71, need_lwp;
-
-my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
-my $admin = LWP::UserAgent->new(timeout => 30);
-
-sub fake {
-    my $res = $admin->get("$fake$_[0]");
-    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
-    return decode_json($res->decoded_content);
-}
 
 # Make sure t-json holds a token and t-status-fail has failed.
 is GET('/aleph/for-status')->code, 200, '/aleph/ forwarded (t-json has a token)';
@@ -29,15 +20,15 @@ my $res = GET '/aleph-status';
 is $res->code, 200, 'GET /aleph-status';
 is $res->content_type, 'application/json', 'the status is JSON';
 my $body = $res->content;
-my $doc = eval { decode_json($body) } || {};
+my $doc = json_body($res);
 is ref $doc->{credentials}, 'ARRAY', 'a "credentials" array';
-my %by_id = map { ($_->{client_id} // '') => $_ } @{ $doc->{credentials} || [] };
+my %by_id = %{ by_client_id($doc) };
 
 my $j = $by_id{'t-json'} || {};
 is $j->{state}, 'valid', 't-json: state valid';
 like $j->{token} // '', qr/^[0-9a-f]{12}$/, 't-json: the token is shown as a 12-hex fingerprint';
 cmp_ok $j->{token_requests} // 0, '>=', 1, 't-json: token_requests >= 1';
-is $j->{token_requests}, fake('/_calls?client_id=t-json')->{calls},
+is $j->{token_requests}, token_calls('t-json'),
     't-json: token_requests matches the calls the token endpoint saw';
 is $j->{failures}, 0, 't-json: no failures';
 cmp_ok $j->{expires_in} // 0, '>', 3600, 't-json: expires_in from the 86400 s lifetime';
@@ -79,13 +70,13 @@ is $res->code, 405, 'POST /aleph-status: 405';
 unlike $res->content, qr/tok-|fake-secret/, 'POST /aleph-status: nothing leaks';
 
 # Two requests for the same credential agree on the fingerprint.
-my $again = eval { decode_json(GET('/aleph-status')->content) } || {};
+my $again = json_body(GET('/aleph-status'));
 my ($j2) = grep { ($_->{client_id} // '') eq 't-json' } @{ $again->{credentials} || [] };
 is +($j2 || {})->{token}, $j->{token}, 'the fingerprint is stable';
 
 # Each forwarded request counts once, whatever mod_proxy does with it.
 GET("/aleph/count/$_") for 1 .. 5;
-my $after = eval { decode_json(GET('/aleph-status')->content) } || {};
+my $after = json_body(GET('/aleph-status'));
 my ($j3) = grep { ($_->{client_id} // '') eq 't-json' } @{ $after->{credentials} || [] };
 is +($j3 || {})->{injections}, ($j2 || {})->{injections} + 5, 't-json: 5 more requests, 5 more injections';
 
@@ -95,8 +86,8 @@ is $res->code, 200, 'GET /aleph-status?format=prometheus';
 like $res->header('Content-Type') // '', qr{^text/plain; version=0\.0\.4}, 'Prometheus content type';
 is $res->header('Cache-Control'), 'no-store', 'the metrics are not cached';
 my $prom = $res->content;
-my $status_now = eval { decode_json(GET('/aleph-status')->content) } || {};
-my %now_by_id = map { ($_->{client_id} // '') => $_ } @{ $status_now->{credentials} || [] };
+my $status_now = json_body(GET('/aleph-status'));
+my %now_by_id = %{ by_client_id($status_now) };
 
 # Every line is a comment or a sample: name{labels} value.
 my $label = qr/[a-z_]+="(?:[^"\\\n]|\\["\\n])*"/;

@@ -12,7 +12,7 @@ use Test::More;
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
 use Time::HiRes qw(time);
-use AlephFake qw(fake_url token_calls api_calls error_log_mark error_log_since json_of);
+use AlephTest qw(fake_url token_calls api_calls log_mark log_since json_body by_client_id);
 
 plan skip_all => 'needs the fake Aleph (run t/run-tests.sh)' unless fake_url();
 
@@ -57,14 +57,14 @@ my @cases = (
 # AlephTimeout 2 in these scopes: the answer comes after about 2 s.
 my %slow = (hang => 1, drip => 1);
 
-my $mark = error_log_mark();
+my $mark = log_mark();
 
 for my $case (@cases) {
     my ($name, $status, $code, $text) = @$case;
     my $t0 = time;
     my $res = GET "/hostile/$name/x";
     my $elapsed = time - $t0;
-    my $body = json_of($res->content);
+    my $body = json_body($res);
 
     is($res->code, $status, "$name: status $status") or diag($res->as_string);
     is(token_calls("t-h-$name"), 1, "$name: one token request");
@@ -86,14 +86,13 @@ for my $case (@cases) {
     like($res->header('Content-Type') // '', qr{^application/json}, "$name: JSON body");
     like($res->header('Retry-After') // '', qr/^[1-9][0-9]*$/, "$name: Retry-After");
     is(api_calls("/echo/hostile/$name/"), 0, "$name: nothing forwarded");
-    like(error_log_since($mark),
+    like(log_since($mark),
          qr/ALEPH00010: token request for credential \w+ \(client id t-h-\Q$name\E\) to \S+ failed: \Q$code: \E[^\n]*\Q$text\E/,
          "$name: ALEPH00010 says what the endpoint answered");
 }
 
 # Odd expires_in values that are accepted get a sane lifetime.
-my $status = json_of(GET('/aleph-status')->content);
-my %cred = map { $_->{client_id} => $_ } @{ $status->{credentials} || [] };
+my %cred = %{ by_client_id(json_body(GET('/aleph-status'))) };
 my %lifetime = (expfrac => [290, 300], expstr => [290, 300],
                 expabsent => [3500, 3600],
                 exphuge => [30 * 86400 - 100, 30 * 86400],
@@ -105,13 +104,13 @@ for my $name (sort keys %lifetime) {
        "$name: lifetime clamped into [$lo, $hi] s (" . ($left // 'none') . ")");
 }
 
-my $log = error_log_since($mark);
+my $log = log_since($mark);
 unlike($log, qr/X-Injected|AAAAAAAAAAAAAAAA|fake-secret/,
        'no token, injected header or secret in the error log');
 
 # Nothing above crashed the server.
 is(GET('/aleph/after-hostile')->code, 200, 'the server still forwards with a good token');
-$log = error_log_since($mark);
+$log = log_since($mark);
 unlike($log, qr/Segmentation fault|exit signal/, 'no child crashed');
 
 done_testing();

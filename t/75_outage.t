@@ -14,13 +14,18 @@ use Apache::TestRequest ();
 use LWP::UserAgent;
 use POSIX qw(ceil);
 use Time::HiRes qw(time sleep);
-use AlephFake qw(fake_url token_calls api_calls set_mode json_of);
+use AlephTest qw(fake_url fake_get token_calls api_calls json_body server_url);
 
 plan skip_all => 'needs the fake Aleph (run t/run-tests.sh)' unless fake_url();
 
 # Resolved once: the first resolution loads Apache::Test's configuration.
-my $base = Apache::TestRequest::resolve_url('/');
-$base =~ s{/$}{};
+my $base = server_url();
+# Token URL parameters that override a client id's own, or none to clear.
+sub set_mode {
+    my ($client_id, $query) = @_;
+    fake_get("/_mode?client_id=$client_id" . (defined $query ? "&$query" : ''));
+}
+
 # One user agent per process (the load below forks).
 my $ua;
 sub get {
@@ -28,7 +33,7 @@ sub get {
     $ua ||= LWP::UserAgent->new(timeout => 30, keep_alive => 1);
     my $t0 = time;
     my $res = $ua->get($base . $path);
-    my $body = json_of($res->content) || {};
+    my $body = json_body($res);
     my $headers = ref $body->{headers} eq 'HASH' ? $body->{headers} : {};
     return {
         t       => $t0,

@@ -9,8 +9,8 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
 use Digest::SHA qw(sha1_hex);
 use File::Temp qw(tempdir);
-use JSON::PP;
-use LWP::UserAgent;
+use lib 't/lib';
+use AlephTest qw(fake_get json_body by_client_id write_file);
 
 my $aleph = 'mod_aleph/aleph';
 plan skip_all => 'the aleph command is not built (make all)' unless -x $aleph;
@@ -18,14 +18,7 @@ plan tests => 69;
 
 my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $secret = $ENV{ALEPH_TEST_SECRET} or die "ALEPH_TEST_SECRET is not set\n";
-my $admin = LWP::UserAgent->new(timeout => 30);
 my $dir = tempdir(CLEANUP => 1);
-
-sub fake {
-    my $res = $admin->get("$fake$_[0]");
-    die "fake $_[0]: " . $res->status_line . "\n" unless $res->is_success;
-    return decode_json($res->decoded_content);
-}
 
 # Runs aleph with the arguments; returns (exit code, stdout, stderr).
 sub aleph {
@@ -110,15 +103,11 @@ unlike "$out$err", qr/\Q$secret\E/, 'aleph token --show-token: not the secret';
 
 # The credential fingerprint is the one the status page shows (same token
 # URL, client id, secret, audience, scope, style).
-open my $sf, '>', "$dir/secret" or die;
-print $sf "$secret\n";
-close $sf;
-chmod 0600, "$dir/secret";
+write_file("$dir/secret", "$secret\n", 0600);
 ($rc, $out, $err) = aleph('token', '--client-id', 't-"quoted\\id', '--token-url', "$fake/oauth/token",
                           '--client-secret', "file:$dir/secret");
 my ($cred_fp) = $out =~ /^credential:\s+(\S+)$/m;
-my $status = eval { decode_json(GET('/aleph-status')->content) } || {};
-my ($quoted) = grep { ($_->{client_id} // '') eq 't-"quoted\\id' } @{ $status->{credentials} || [] };
+my $quoted = by_client_id(json_body(GET('/aleph-status')))->{'t-"quoted\\id'};
 is $cred_fp, ($quoted || {})->{credential}, 'the credential fingerprint matches the status page';
 is $err, '', 'a secret file readable by its owner only: no warning';
 chmod 0644, "$dir/secret";
@@ -130,7 +119,7 @@ like $err, qr/warning: the secret file .* can be read by other users/, 'a readab
 ($rc, $out, $err) = aleph('token', '--client-id', 't-cli-form', @cred, '--request', 'form',
                           '--client-auth', 'basic', '--audience', 'none', '--scope', 'api:tasking api:delivery');
 is $rc, 0, 'aleph token, form and basic: exit 0';
-my $last = fake('/_last?client_id=t-cli-form');
+my $last = fake_get('/_last?client_id=t-cli-form');
 is $last->{body}, 'grant_type=client_credentials&scope=api%3Atasking%20api%3Adelivery',
     'form body with the scope and without the audience';
 ok $last->{basic} && $last->{basic}{ok}, 'HTTP Basic client authentication';
@@ -155,7 +144,7 @@ like $err, qr/token_endpoint_timeout/, 'a hanging endpoint: times out';
 is $rc, 0, 'aleph contracts: exit 0';
 is $out, "cont.3f2a9c1e-6863-4375-a89e-c832b32a5350  Enterprise Imagery Access\n"
        . "cont.9b7d0e44-1c2f-4d5e-8a6b-0f1e2d3c4b5a  Tasking Pilot\n", 'aleph contracts: the list';
-my $seen = fake('/_api_last?prefix=/contracts');
+my $seen = fake_get('/_api_last?prefix=/contracts');
 like $seen->{headers}{authorizationtoken} // '', qr/^Bearer tok-t-cli-\d+$/, 'the token header was sent';
 ok !exists $seen->{headers}{'x-satellogic-contract-id'}, 'no contract header was sent';
 unlike "$out$err", qr/tok-|\Q$secret\E/, 'aleph contracts: neither the token nor the secret';

@@ -15,13 +15,13 @@ use File::Temp qw(tempdir);
 use JSON::PP;
 use LWP::UserAgent;
 use Time::HiRes qw(sleep);
+use lib 't/lib';
+use AlephTest qw(api_calls json_body log_mark log_since httpd_pid slurp write_file apache2_t);
 
 plan tests => 129, need_lwp;
 
 my $fake = $ENV{ALEPH_FAKE_URL} or die "ALEPH_FAKE_URL is not set (run t/run-tests.sh)\n";
 my $vars = Apache::Test::vars();
-my $logs = $vars->{t_logs};
-my $error_log = "$logs/error_log";
 my $tls = "$vars->{t_conf}/tls";
 my $secret = 'fake-secret';
 my $contract = 'cont.3f2a9c1e-6863-4375-a89e-c832b32a5350';
@@ -37,7 +37,7 @@ my %admin = (
                   SSL_key_file => "$tls/client.key"})],
 );
 
-sub fake_get {
+sub fake_at {
     my ($which, $path) = @_;
     my ($base, $ua) = @{ $admin{$which} };
     my $res = $ua->get("$base$path");
@@ -45,10 +45,8 @@ sub fake_get {
     die "fake $which $path: " . $res->status_line . "\n" unless $res->is_success;
     return decode_json($res->decoded_content);
 }
-sub calls     { fake_get($_[1] // 'plain', "/_calls?client_id=$_[0]")->{calls} }
-sub last_req  { fake_get($_[1] // 'plain', "/_last?client_id=$_[0]") }
-sub api_calls { fake_get('plain', "/_api_calls?prefix=$_[0]")->{calls} }
-sub json_of   { my $o = eval { decode_json($_[0]->content) }; $o || {} }
+sub calls    { fake_at($_[1] // 'plain', "/_calls?client_id=$_[0]")->{calls} }
+sub last_req { fake_at($_[1] // 'plain', "/_last?client_id=$_[0]") }
 
 # Every response the client sees, to look for tokens and secrets at the end.
 my @seen;
@@ -58,20 +56,11 @@ sub get {
     return $res;
 }
 
-sub log_size { -s $error_log // 0 }
-sub log_since {
-    my ($from) = @_;
-    open my $fh, '<', $error_log or die "$error_log: $!";
-    seek $fh, $from, 0;
-    local $/;
-    return scalar <$fh> // '';
-}
-
 # A 502/503 of the module: the status, JSON with the stable code.
 sub refused {
     my ($res, $status, $code, $name) = @_;
     is $res->code, $status, "$name: $status";
-    is json_of($res)->{error}, $code, "$name: error $code";
+    is json_body($res)->{error}, $code, "$name: error $code";
     like $res->header('Content-Type') // '', qr{^application/json}, "$name: JSON body";
 }
 
@@ -80,7 +69,7 @@ for my $case (['wrong-upstream', 'an explicit AlephUpstream without the fake'],
               ['default-upstream', 'the default upstream (the audience origin)'],
               ['rewrite-elsewhere', 'a RewriteRule [P] to another origin']) {
     my ($scope, $why) = @$case;
-    my $from = log_size();
+    my $from = log_mark();
     my $res = get("/$scope/x");
     refused($res, 502, 'upstream_not_allowed', "/$scope/ ($why)");
     ok !defined $res->header('Retry-After'), "/$scope/: no Retry-After on a 502";
@@ -92,7 +81,7 @@ for my $case (['wrong-upstream', 'an explicit AlephUpstream without the fake'],
 {
     my $res = get('/two-upstreams/x');
     is $res->code, 200, 'two AlephUpstream lines add up: the second one (the fake) is allowed';
-    is json_of($res)->{headers}{authorizationtoken}, 'Bearer tok-t-two-upstreams-1',
+    is json_body($res)->{headers}{authorizationtoken}, 'Bearer tok-t-two-upstreams-1',
         '... and the token is sent there';
 }
 
@@ -108,11 +97,11 @@ for my $case (['wrong-upstream', 'an explicit AlephUpstream without the fake'],
         my ($scope, $directive) = @$case;
         $res = get("/$scope/x");
         is $res->code, 200, "/$scope/: the CA given by $directive verifies the endpoint";
-        is json_of($res)->{headers}{authorizationtoken}, "Bearer tok-t-$scope-1",
+        is json_body($res)->{headers}{authorizationtoken}, "Bearer tok-t-$scope-1",
             "/$scope/: the token from the TLS endpoint is injected";
     }
 
-    my $from = log_size();
+    my $from = log_mark();
     $res = get('/tls-name/x');
     refused($res, 503, 'token_endpoint_tls_error',
             'https://localhost/ with a certificate for 127.0.0.1 only (name mismatch)');
@@ -121,7 +110,7 @@ for my $case (['wrong-upstream', 'an explicit AlephUpstream without the fake'],
         '... ALEPH00010 says why';
 
     # TLS 1.3: the refusal is an alert after the client's handshake.
-    $from = log_size();
+    $from = log_mark();
     $res = get('/mtls-nocert/x');
     refused($res, 503, 'token_endpoint_tls_error', 'endpoint requiring a client certificate, none given');
     like log_since($from), qr/ALEPH00010: .*\(client id t-mtls-nocert\).*token_endpoint_tls_error: .*alert/,
@@ -130,7 +119,7 @@ for my $case (['wrong-upstream', 'an explicit AlephUpstream without the fake'],
 
     $res = get('/mtls/x');
     is $res->code, 200, 'AlephClientCertificateFile/AlephClientKeyFile: mutual TLS works';
-    is json_of($res)->{headers}{authorizationtoken}, 'Bearer tok-t-mtls-1', '... token injected';
+    is json_body($res)->{headers}{authorizationtoken}, 'Bearer tok-t-mtls-1', '... token injected';
     is calls('t-mtls', 'mtls'), 1, '... one token request at the mutual TLS endpoint';
 }
 
@@ -143,7 +132,7 @@ for my $case (['wrong-upstream', 'an explicit AlephUpstream without the fake'],
     is $last->{headers}{host}, '127.0.0.1:1', '... addressed to the token URL';
 
     $res = get('/env-proxy/x');
-    my $e = json_of($res);
+    my $e = json_body($res);
     is $e->{headers}{'x-httpd-http-proxy'}, 'http://127.0.0.1:9',
         'httpd runs with http_proxy pointing at a dead port';
     is $res->code, 200, 'token requests ignore http_proxy/HTTPS_PROXY/ALL_PROXY';
@@ -157,7 +146,7 @@ my %spoof = ('Authorization' => 'Basic c3Bvb2Y6c3Bvb2Y=',
              'X-Satellogic-Contract-Id' => 'cont.spoofed');
 {
     my $res = get('/aleph/hdr', %spoof);
-    my $e = json_of($res);
+    my $e = json_body($res);
     is $res->code, 200, '/aleph/ with client credential headers: forwarded';
     like $e->{headers}{authorizationtoken}, qr/^Bearer tok-t-json-\d+$/,
         '... the upstream sees the module\'s token';
@@ -167,14 +156,14 @@ my %spoof = ('Authorization' => 'Basic c3Bvb2Y6c3Bvb2Y=',
 
     # Other header names configured: the usual ones are dropped all the same.
     $res = get('/formbody/hdr', %spoof);
-    $e = json_of($res);
+    $e = json_body($res);
     like $e->{headers}{'x-api-token'}, qr/tok-t-formbody-\d+$/,
         '/formbody/ (X-Api-Token, no contract): token injected';
     ok !exists $e->{headers}{$_}, "/formbody/: the client's $_ is dropped"
         for qw(authorization authorizationtoken x-satellogic-contract-id);
 
     $res = get('/form/hdr', %spoof);
-    $e = json_of($res);
+    $e = json_body($res);
     like $e->{headers}{authorization}, qr/^Bearer tok-t-form-basic-\d+$/,
         '/form/ (Authorization Bearer): the client\'s Authorization is replaced';
     ok !exists $e->{headers}{$_}, "/form/: the client's $_ is dropped"
@@ -209,7 +198,7 @@ my %spoof = ('Authorization' => 'Basic c3Bvb2Y6c3Bvb2Y=',
 # --- 6. Secrets and tokens never in logs or status ------------------------------
 {
     # The log says what the endpoint answered, but not the secret it repeated.
-    my $from = log_size();
+    my $from = log_mark();
     my $res = get('/sec-echo-secret/x');
     refused($res, 503, 'token_endpoint_oauth_error', 'a token endpoint that repeats the secret');
     like log_since($from), qr/ALEPH00010: .*\(client id t-sec-echo-secret\).*wrong client_secret '\[secret\]'/,
@@ -218,7 +207,7 @@ my %spoof = ('Authorization' => 'Basic c3Bvb2Y6c3Bvb2Y=',
         '... although it did receive the secret';
 }
 {
-    my $from = log_size();
+    my $from = log_mark();
     my $res = get('/sec-trace/x');
     is $res->code, 200, 'LogLevel aleph:trace8 scope: forwarded';
     $res = get('/sec-trace-all/x');
@@ -226,7 +215,7 @@ my %spoof = ('Authorization' => 'Basic c3Bvb2Y6c3Bvb2Y=',
     my $log = log_since($from);
     like $log, qr{\[proxy:trace\d\].*/sec-trace-all/}, '... trace8 was in effect';
 
-    $from = log_size();
+    $from = log_mark();
     {
         local $Apache::TestRequest::Module = 'aleph_trace';
         $res = get('/vhost-trace/x', %spoof);
@@ -240,7 +229,7 @@ my @rotated;
     my $file = "$vars->{t_conf}/rotating-secret.txt";
     my $res = get('/rotate/x');
     is $res->code, 200, 'rotating secret: forwarded';
-    my $old = read_file($file) =~ s/\s+\z//r;
+    my $old = slurp($file) =~ s/\s+\z//r;
     push @rotated, $old;
     is +(last_req('t-rotate') // {})->{fields}{client_secret}, $old,
         '... the token request carried the secret of the file';
@@ -259,7 +248,7 @@ my @rotated;
     is calls('t-rotate'), $before + 1, '... with a new token request';
     is +(last_req('t-rotate') // {})->{fields}{client_secret}, $new,
         '... that carries the new secret';
-    like json_of($res)->{headers}{authorizationtoken} // '',
+    like json_body($res)->{headers}{authorizationtoken} // '',
         qr/^Bearer tok-t-rotate-\Q@{[$before + 1]}\E$/, '... and its token is injected';
     $res = get('/aleph/after-restart');
     is $res->code, 200, 'other scopes still work after the restart';
@@ -325,24 +314,9 @@ write_file("$dir/secret", "s3cret-value\n", 0600);
     unlike $out, qr/ALEPH00003/, 'no ALEPH00003 for a mode 600 secret file';
 }
 
-sub read_file {
-    open my $fh, '<', $_[0] or die "$_[0]: $!";
-    local $/;
-    return scalar <$fh>;
-}
-
-sub write_file {
-    my ($path, $text, $mode) = @_;
-    open my $fh, '>', $path or die "$path: $!";
-    chmod $mode, $path;
-    print $fh $text;
-    close $fh or die "$path: $!";
-    chmod $mode, $path;
-}
-
 # SIGUSR1 to the parent; returns once the new generation answers.
 sub graceful_restart {
-    my $pid = read_file("$logs/httpd.pid") =~ s/\s+//gr;
+    my $pid = httpd_pid();
     my $count = () = log_since(0) =~ /resuming normal operations/g;
     kill 'USR1', $pid or die "cannot signal httpd $pid: $!";
     for (1 .. 300) {
@@ -359,24 +333,4 @@ sub graceful_restart {
 }
 
 # `apache2 -t` of a minimal server with the given lines; (exit status, output).
-sub config_test {
-    my ($body) = @_;
-    my $conf = "$dir/httpd.conf";
-    write_file($conf, <<"CONF", 0644);
-ServerRoot $dir
-ServerName localhost
-PidFile $dir/httpd.pid
-DefaultRuntimeDir $dir
-ErrorLog $dir/error_log
-Listen 127.0.0.1:18998
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-LoadModule aleph_module $module
-$body
-CONF
-    my $httpd = $ENV{APACHE2} || '/usr/sbin/apache2';
-    my $out = `$httpd -t -d $dir -f $conf 2>&1`;
-    return (($? & 127) ? 128 + ($? & 127) : $? >> 8, $out);
-}
+sub config_test { apache2_t($dir, $module, @_) }

@@ -6,6 +6,8 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use lib 't/lib';
+use AlephTest qw(slurp apache2_t);
 
 my $apxs = $ENV{APXS} || 'apxs';
 my %dir = map { $_ => scalar(`$apxs -q $_ 2>/dev/null`) =~ s/\s+$//r } qw(LIBEXECDIR SYSCONFDIR BINDIR);
@@ -25,34 +27,15 @@ ok -f "$avail/aleph.conf", 'mods-available/aleph.conf';
 ok -x "$root$dir{BINDIR}/aleph", "the aleph command: $dir{BINDIR}/aleph";
 is -e $so, $system_had_module, 'nothing was installed outside DESTDIR';
 
-open my $fh, '<', "$avail/aleph.load" or die "$avail/aleph.load: $!";
-my $load = do { local $/; <$fh> };
+my $load = slurp("$avail/aleph.load");
 like $load, qr/^LoadModule aleph_module \Q$so\E$/m, 'aleph.load loads the module from where it was installed';
 like $load, qr/^# Depends: proxy proxy_http$/m, 'aleph.load depends on proxy and proxy_http';
 
 is system("$root$dir{BINDIR}/aleph --help >/dev/null"), 0, 'the installed aleph command runs';
 
 # The installed module and aleph.conf pass a configuration test.
-my $conf = "$root/httpd.conf";
-open my $cf, '>', $conf or die;
-print $cf <<"CONF";
-ServerRoot $root
-ServerName localhost
-PidFile $root/httpd.pid
-DefaultRuntimeDir $root
-ErrorLog $root/error_log
-Listen 127.0.0.1:18998
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-LoadModule aleph_module $root$so
-Include $avail/aleph.conf
-CONF
-close $cf;
-my $httpd = $ENV{APACHE2} || '/usr/sbin/apache2';
-$out = `$httpd -t -d $root -f $conf 2>&1`;
-is $?, 0, 'the installed module and aleph.conf pass apache2 -t' or diag $out;
+(my $rc, $out) = apache2_t($root, "$root$so", "Include $avail/aleph.conf");
+is $rc, 0, 'the installed module and aleph.conf pass apache2 -t' or diag $out;
 
 # a2enmod aleph, in the temporary root: the module and its dependencies.
 SKIP: {

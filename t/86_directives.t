@@ -5,16 +5,12 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use AlephTest qw(slurp);
 
 # Words of the form Aleph<Capital>... in the documentation that are not
 # directives. None yet; a new one must be added here on purpose.
 my %not_directives = map { $_ => 1 } ();
-
-sub slurp {
-    open my $fh, '<', $_[0] or die "$_[0]: $!";
-    local $/;
-    return <$fh>;
-}
 
 my $code = slurp('mod_aleph/mod_aleph_config.c');
 my %directives = map { $_ => 1 } $code =~ /\bAP_INIT_\w+\(\s*"(Aleph\w+)"/g;

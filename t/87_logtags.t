@@ -5,6 +5,8 @@
 use strict;
 use warnings;
 use Test::More;
+use lib 't/lib';
+use AlephTest qw(slurp);
 
 # What a message that says what to do next contains (a heuristic).
 my $advice = qr/\b(?:add|set|check|raise|use|give|make|see|list|pick|fix|restart|lower)\b/i;
@@ -36,8 +38,7 @@ sub call_args {
 
 my (%sites, @calls);
 for my $file (@files) {
-    open my $fh, '<', $file or die "$file: $!";
-    my $text = without_comments(do { local $/; <$fh> });
+    my $text = without_comments(slurp($file));
     while ($text =~ /ALEPH(\d{5})/g) {
         my $line = 1 + (substr($text, 0, $-[0]) =~ tr/\n//);
         push @{ $sites{"ALEPH$1"} }, "$file:$line";
@@ -76,8 +77,7 @@ is_deeply \@vague, [], 'every error-level message says what to do next'
     or diag join "\n", @vague;
 
 # README.md's table of log messages documents each tag, and no other.
-open my $fh, '<', 'README.md' or die "README.md: $!";
-my %documented = map { $_ => 1 } do { local $/; <$fh> } =~ /^\| (ALEPH\d{5}) \|/mg;
+my %documented = map { $_ => 1 } slurp('README.md') =~ /^\| (ALEPH\d{5}) \|/mg;
 is_deeply [grep { !$documented{$_} } sort keys %sites], [], 'every tag is documented in README.md';
 is_deeply [grep { !$sites{$_} } sort keys %documented], [], 'README.md documents no tag the code lacks';
 
