@@ -12,7 +12,8 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use File::Temp qw(tempfile);
 use lib 't/lib';
-use AlephTest qw(token_calls api_calls json_body server_url httpd_pid);
+use AlephTest qw(token_calls api_calls json_body server_url httpd_pid log_mark log_since
+                 write_file);
 
 plan tests => 38, need_lwp;
 
@@ -108,32 +109,23 @@ diag sprintf 'graceful restarts: %d requests, %d failed, %d token requests',
 # carried over: the change costs no token request.
 sub restart_with_cache_size {
     my ($n) = @_;
-    my $conf = Apache::Test::vars('t_conf') . '/cache-size.conf';
-    open my $fh, '>', $conf or die "$conf: $!";
-    print $fh "AlephCacheSize $n\n";
-    close $fh;
-    my $old = parent_pid();
-    kill 'USR1', $old;
+    my $mark = log_mark();
+    write_file(Apache::Test::vars('t_conf') . '/cache-size.conf', "AlephCacheSize $n\n", 0644);
+    kill 'USR1', httpd_pid();
     my $t = time;
     sleep 0.2 until ($ua->get("$base/grace/after-resize")->code == 200
-                     && log_has(qr/ALEPH00007: token store rebuilt for $n credentials/))
+                     && log_since($mark) =~ /ALEPH00007: token store rebuilt for $n credentials/)
                     || time - $t > 10;
+    return log_since($mark);
 }
-my $error_log = Apache::Test::vars('t_logs') . '/error_log';
-sub log_has {
-    my ($re) = @_;
-    open my $fh, '<', $error_log or return 0;
-    local $/;
-    return <$fh> =~ $re;
-}
-$grace_calls = calls('t-grace');
-restart_with_cache_size(300);
-ok log_has(qr/ALEPH00007: token store rebuilt for 300 credentials \(AlephCacheSize changed, or full\): [1-9]\d* carried over/),
+$grace_calls = token_calls('t-grace');
+like restart_with_cache_size(300),
+    qr/ALEPH00007: token store rebuilt for 300 credentials \(AlephCacheSize changed, or full\): [1-9]\d* carried over/,
     'AlephCacheSize changed on a graceful restart: the store is rebuilt, tokens carried over';
 is $ua->get("$base/grace/resized")->code, 200, '... requests still work';
-is calls('t-grace'), $grace_calls, '... without a token request';
+is token_calls('t-grace'), $grace_calls, '... without a token request';
 restart_with_cache_size(256);
-is calls('t-grace'), $grace_calls, 'and back: still no token request';
+is token_calls('t-grace'), $grace_calls, 'and back: still no token request';
 
 # --- a child killed in the middle of a token request --------------------
 # The endpoint takes 2 s; the claim of the killed fetch lapses after
