@@ -291,10 +291,21 @@ aleph_slot_t *aleph_store_adopt(aleph_store_t *store, aleph_slot_t *from)
     char token[ALEPH_TOKEN_MAX_LEN + 1];
     aleph_token_meta_t meta;
 
-    if (slot && aleph_store_get(from, token, &meta)) {
+    if (!slot) {
+        return NULL;
+    }
+    if (aleph_store_get(from, token, &meta)) {
         publish(slot, token, meta.token_len, meta.expires_at, meta.refresh_at,
                 meta.obtained);
         memset(token, 0, sizeof(token));
+    }
+    /* The counters and a found contract carry over too; claims and backoff do not. */
+    atomic_store(&slot->fetches, atomic_load(&from->fetches));
+    atomic_store(&slot->failures, atomic_load(&from->failures));
+    atomic_store(&slot->injections, atomic_load(&from->injections));
+    if (atomic_load(&from->contract_state) == ALEPH_CONTRACT_STATE_KNOWN) {
+        memcpy(slot->contract, from->contract, sizeof(slot->contract));
+        atomic_store(&slot->contract_state, ALEPH_CONTRACT_STATE_KNOWN);
     }
     return slot;
 }

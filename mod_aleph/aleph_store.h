@@ -62,8 +62,9 @@ aleph_slot_t *aleph_store_find(aleph_store_t *store,
                                const unsigned char key[ALEPH_KEY_LEN]);
 
 /*
- * Gives from's key a slot in store and copies its token there: how tokens
- * move to a rebuilt store. NULL when store is full. Parent only.
+ * Gives from's key a slot in store and copies its token, its counters and
+ * a found contract there: how a rebuilt store keeps what the old one knew.
+ * NULL when store is full. Parent only.
  */
 aleph_slot_t *aleph_store_adopt(aleph_store_t *store, aleph_slot_t *from);
 

@@ -164,6 +164,14 @@ static void test_store_restart(apr_pool_t *p)
     b = aleph_store_adopt(bigger, a);
     ok(b && aleph_store_get(b, buf, &meta) && !strcmp(buf, "tok-7")
        && meta.expires_at == now + 100 * S, "adopt carries the token over");
+    {
+        aleph_slot_stats_t sa, sb;
+
+        aleph_store_stats(a, now, &sa);
+        aleph_store_stats(b, now, &sb);
+        ok(sb.fetches == sa.fetches && sb.fetches == 1 && sb.injections == sa.injections,
+           "... and the counters");
+    }
     key_of(8, k);
     ok(aleph_store_find(bigger, k) == NULL, "find does not allocate");
     apr_shm_create(&other, 4096, NULL, p);
