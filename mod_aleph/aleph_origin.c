@@ -3,6 +3,7 @@
 
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <apr_tables.h>
 #include "aleph_origin.h"
 
 static const char *default_port(const char *scheme, apr_size_t len)
@@ -92,4 +93,45 @@ const char *aleph_origin_https(apr_pool_t *p, const char *url)
         return NULL;
     }
     return apr_pstrdup(p, buf);
+}
+
+void aleph_origin_add(apr_array_header_t *list, const char *origin)
+{
+    const char *port = strrchr(origin, ':');
+    const char *sep = strstr(origin, "://");
+
+    APR_ARRAY_PUSH(list, const char *) = origin;
+    if (port && sep && port > sep + 2
+        && ((!strncmp(origin, "https://", 8) && !strcmp(port, ":443"))
+            || (!strncmp(origin, "http://", 7) && !strcmp(port, ":80"))
+            || (!strncmp(origin, "wss://", 6) && !strcmp(port, ":443"))
+            || (!strncmp(origin, "ws://", 5) && !strcmp(port, ":80")))) {
+        APR_ARRAY_PUSH(list, const char *) =
+            apr_pstrmemdup(list->pool, origin, (apr_size_t)(port - origin));
+    }
+}
+
+int aleph_origin_allowed(const apr_array_header_t *list, const char *url)
+{
+    char origin[ALEPH_ORIGIN_MAX];
+    int i;
+
+    for (i = 0; i < list->nelts; i++) {
+        const char *o = APR_ARRAY_IDX(list, i, const char *);
+        apr_size_t n = strlen(o);
+
+        if (!strncasecmp(url, o, n) && (url[n] == '\0' || url[n] == '/'
+                                        || url[n] == '?' || url[n] == '#')) {
+            return 1;
+        }
+    }
+    if (!aleph_origin_of(url, 0, origin)) {
+        return 0;
+    }
+    for (i = 0; i < list->nelts; i++) {
+        if (!strcmp(origin, APR_ARRAY_IDX(list, i, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
 }

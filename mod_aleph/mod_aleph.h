@@ -80,7 +80,8 @@ typedef struct aleph_cred_t {
     const char *fingerprint;      /* of key */
     aleph_slot_t *slot;
     aleph_cache_policy_t policy;
-    const char *audience_origin;  /* default upstream: the https audience's origin */
+    /* Default upstreams: the https audience's origin (aleph_origin_add), or NULL. */
+    apr_array_header_t *audience_origins;
     const aleph_dir_conf_t *src;  /* the effective configuration it came from */
 } aleph_cred_t;
 
@@ -99,6 +100,7 @@ typedef struct {
     const aleph_cred_t *cred;
     apr_uint32_t serial;          /* of the token sent */
     apr_time_t obtained;          /* when that token was obtained */
+    int retry_owned;              /* the 401 retry handler runs (or retried) it */
 } aleph_injection_t;
 
 /* mod_aleph_config.c */

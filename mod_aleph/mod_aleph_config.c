@@ -28,15 +28,14 @@ typedef char aleph_cred_conf_has_no_padding[
     sizeof(aleph_cred_conf_t) == 10 * sizeof(const char *)
     + 3 * sizeof(apr_interval_time_t) + 2 * sizeof(int) ? 1 : -1];
 
-static void cred_conf_init(aleph_cred_conf_t *cc)
-{
-    memset(cc, 0, sizeof(*cc));
-    cc->body = ALEPH_UNSET;
-    cc->client_auth = ALEPH_UNSET;
-    cc->timeout = ALEPH_UNSET;
-    cc->refresh_margin = ALEPH_UNSET;
-    cc->backoff_max = ALEPH_UNSET;
-}
+/* Every credential field unset: what create sets and merge compares with. */
+static const aleph_cred_conf_t cred_conf_unset = {
+    .timeout = ALEPH_UNSET,
+    .refresh_margin = ALEPH_UNSET,
+    .backoff_max = ALEPH_UNSET,
+    .body = ALEPH_UNSET,
+    .client_auth = ALEPH_UNSET,
+};
 
 void *aleph_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -44,16 +43,13 @@ void *aleph_create_dir_conf(apr_pool_t *p, char *dir)
 
     (void)dir;
     c->auth = ALEPH_UNSET;
-    cred_conf_init(&c->cc);
+    c->cc = cred_conf_unset;
     return c;
 }
 
 int aleph_conf_sets_credential(const aleph_dir_conf_t *c)
 {
-    aleph_cred_conf_t unset;
-
-    cred_conf_init(&unset);
-    return memcmp(&c->cc, &unset, sizeof(unset)) != 0;
+    return memcmp(&c->cc, &cred_conf_unset, sizeof(c->cc)) != 0;
 }
 
 #define MERGE_PTR(f) m->f = add->f ? add->f : base->f
@@ -65,25 +61,31 @@ void *aleph_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     aleph_dir_conf_t *m = apr_palloc(p, sizeof(*m));
 
     MERGE_VAL(auth);
-    MERGE_PTR(cc.token_url);
-    MERGE_PTR(cc.client_id);
-    MERGE_PTR(cc.secret_spec);
-    MERGE_PTR(cc.audience);
-    MERGE_PTR(cc.scope);
-    MERGE_VAL(cc.body);
-    MERGE_VAL(cc.client_auth);
+    /* Most scopes set no credential field: inherit them in one copy. */
+    if (!aleph_conf_sets_credential(add)) {
+        m->cc = base->cc;
+    }
+    else {
+        MERGE_PTR(cc.token_url);
+        MERGE_PTR(cc.client_id);
+        MERGE_PTR(cc.secret_spec);
+        MERGE_PTR(cc.audience);
+        MERGE_PTR(cc.scope);
+        MERGE_PTR(cc.ca_file);
+        MERGE_PTR(cc.ca_path);
+        MERGE_PTR(cc.client_cert);
+        MERGE_PTR(cc.client_key);
+        MERGE_PTR(cc.token_proxy);
+        MERGE_VAL(cc.timeout);
+        MERGE_VAL(cc.refresh_margin);
+        MERGE_VAL(cc.backoff_max);
+        MERGE_VAL(cc.body);
+        MERGE_VAL(cc.client_auth);
+    }
     MERGE_PTR(token_header);
     MERGE_PTR(token_prefix);
     MERGE_PTR(contract);
     MERGE_PTR(contract_header);
-    MERGE_VAL(cc.timeout);
-    MERGE_VAL(cc.refresh_margin);
-    MERGE_VAL(cc.backoff_max);
-    MERGE_PTR(cc.ca_file);
-    MERGE_PTR(cc.ca_path);
-    MERGE_PTR(cc.client_cert);
-    MERGE_PTR(cc.client_key);
-    MERGE_PTR(cc.token_proxy);
     MERGE_PTR(upstreams);
     MERGE_PTR(contracts_url);
     MERGE_PTR(cred);
@@ -492,7 +494,7 @@ static const char *cmd_upstream(cmd_parms *cmd, void *dc, const char *v)
     if (!c->upstreams) {
         c->upstreams = apr_array_make(cmd->pool, 2, sizeof(const char *));
     }
-    APR_ARRAY_PUSH(c->upstreams, const char *) = apr_pstrdup(cmd->pool, origin);
+    aleph_origin_add(c->upstreams, apr_pstrdup(cmd->pool, origin));
     return NULL;
 }
 

@@ -6,6 +6,7 @@
  * request as it is forwarded. proxy_fixups cannot refuse anything: mod_proxy
  * ignores its return value.
  */
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include <httpd.h>
@@ -41,20 +42,23 @@ static int is_forwarded(const request_rec *r)
     return r->proxyreq && r->filename && !strncmp(r->filename, "proxy:", 6);
 }
 
-/* Backends whose mod_proxy module runs proxy_fixups, i.e. can carry the token. */
+/*
+ * Backends whose mod_proxy module runs proxy_fixups, i.e. can carry the token:
+ * http, https, ws, wss and balancer. Compared case-insensitively, by hand,
+ * as this runs for every request.
+ */
 static int backend_carries_headers(const char *url)
 {
-    static const char *const schemes[] = {
-        "http://", "https://", "ws://", "wss://", "balancer://", NULL
-    };
-    int i;
-
-    for (i = 0; schemes[i]; i++) {
-        if (!strncasecmp(url, schemes[i], strlen(schemes[i]))) {
-            return 1;
-        }
+    switch (apr_tolower(url[0])) {
+    case 'h':
+        return !strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8);
+    case 'w':
+        return !strncasecmp(url, "ws://", 5) || !strncasecmp(url, "wss://", 6);
+    case 'b':
+        return !strncasecmp(url, "balancer://", 11);
+    default:
+        return 0;
     }
-    return 0;
 }
 
 /*
@@ -64,25 +68,9 @@ static int backend_carries_headers(const char *url)
 static int upstream_allowed(const aleph_dir_conf_t *c, const aleph_cred_t *cred,
                             const char *url)
 {
-    const apr_array_header_t *list = c->upstreams;
-    char origin[ALEPH_ORIGIN_MAX];
-    int i;
+    const apr_array_header_t *list = c->upstreams ? c->upstreams : cred->audience_origins;
 
-    if (!list && !cred->audience_origin) {
-        return 1;
-    }
-    if (!aleph_origin_of(url, 0, origin)) {
-        return 0;
-    }
-    if (!list) {
-        return !strcmp(origin, cred->audience_origin);
-    }
-    for (i = 0; i < list->nelts; i++) {
-        if (!strcmp(origin, APR_ARRAY_IDX(list, i, const char *))) {
-            return 1;
-        }
-    }
-    return 0;
+    return !list || aleph_origin_allowed(list, url);
 }
 
 /* The core sends error bodies as text/html; ours is JSON. */
@@ -162,13 +150,15 @@ static int aleph_fixups(request_rec *r)
     contract_header = aleph_conf_contract_header(c);
     apr_table_unset(r->headers_in, token_header);
     apr_table_unset(r->headers_in, contract_header);
-    if (strcasecmp(token_header, "Authorization")) {
+    /* Unset names are the defaults: compare only names a scope sets. */
+    if (!c->token_header || strcasecmp(c->token_header, "Authorization")) {
         apr_table_unset(r->headers_in, "Authorization");
     }
-    if (strcasecmp(token_header, ALEPH_DEFAULT_TOKEN_HEADER)) {
+    if (c->token_header && strcasecmp(c->token_header, ALEPH_DEFAULT_TOKEN_HEADER)) {
         apr_table_unset(r->headers_in, ALEPH_DEFAULT_TOKEN_HEADER);
     }
-    if (strcasecmp(contract_header, ALEPH_DEFAULT_CONTRACT_HEADER)) {
+    if (c->contract_header
+        && strcasecmp(c->contract_header, ALEPH_DEFAULT_CONTRACT_HEADER)) {
         apr_table_unset(r->headers_in, ALEPH_DEFAULT_CONTRACT_HEADER);
     }
 
@@ -243,6 +233,7 @@ static int aleph_fixups(request_rec *r)
     inj->cred = cred;
     inj->serial = answer.meta.serial;
     inj->obtained = answer.meta.obtained;
+    inj->retry_owned = 0;
     ap_set_module_config(r->request_config, &aleph_module, inj);
     return DECLINED;
 }

@@ -24,21 +24,27 @@
 APLOG_USE_MODULE(aleph);
 
 #define ALEPH_RETRY_FILTER "ALEPH_401_RETRY"
-#define ALEPH_RETRY_NOTE   "aleph-retry"
+
+/* Added per request by handle: a lookup by name costs hundreds of instructions. */
+static ap_filter_rec_t *retry_filter_handle;
 
 typedef struct {
     int decided;
     int swallow;                  /* the 401 being replaced by a retry */
 } retry_ctx_t;
 
-static int retryable(request_rec *r)
+/* Methods that may be sent twice; whether there is a body is asked only on a 401. */
+static int safe_method(const request_rec *r)
+{
+    return r->method_number == M_GET || r->method_number == M_DELETE
+        || r->method_number == M_OPTIONS;
+}
+
+static int without_body(request_rec *r)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
 
-    return (r->method_number == M_GET || r->method_number == M_DELETE
-            || r->method_number == M_OPTIONS)
-        && !apr_table_get(r->headers_in, "Transfer-Encoding")
-        && (!cl || !strcmp(cl, "0"));
+    return !apr_table_get(r->headers_in, "Transfer-Encoding") && (!cl || !strcmp(cl, "0"));
 }
 
 /* Holds back a 401 (headers and body) so that the retry can answer instead. */
@@ -48,7 +54,7 @@ static apr_status_t retry_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
     if (!ctx->decided) {
         ctx->decided = 1;
-        ctx->swallow = f->r->status == HTTP_UNAUTHORIZED;
+        ctx->swallow = f->r->status == HTTP_UNAUTHORIZED && without_body(f->r);
         if (!ctx->swallow) {
             ap_remove_output_filter(f);
             return ap_pass_brigade(f->next, bb);
@@ -110,14 +116,16 @@ static int aleph_retry_handler(request_rec *r)
     ap_filter_t *f;
     int rv;
 
-    if (!inj || apr_table_get(r->notes, ALEPH_RETRY_NOTE) || !retryable(r)) {
+    if (!inj || inj->retry_owned || !safe_method(r)) {
         return DECLINED;
     }
-    apr_table_setn(r->notes, ALEPH_RETRY_NOTE, "1");
+    inj->retry_owned = 1;
     ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-    f = ap_add_output_filter(ALEPH_RETRY_FILTER, ctx, r, r->connection);
+    f = ap_add_output_filter_handle(retry_filter_handle, ctx, r, r->connection);
     rv = ap_run_handler(r);
     if (!ctx->swallow) {
+        /* Not retried: a 401 (to a request with a body) is log_transaction's. */
+        inj->retry_owned = 0;
         return rv;
     }
     ap_remove_output_filter(f);
@@ -146,9 +154,8 @@ static int aleph_retry_log_transaction(request_rec *r)
         const aleph_injection_t *inj = ap_get_module_config(r->request_config,
                                                             &aleph_module);
 
-        /* Retryable requests were handled above; their 401 is a second one. */
-        if (inj && r->status == HTTP_UNAUTHORIZED
-            && !apr_table_get(r->notes, ALEPH_RETRY_NOTE)) {
+        /* A retried request's 401 is the second one: the upstream's final word. */
+        if (inj && r->status == HTTP_UNAUTHORIZED && !inj->retry_owned) {
             expire_rejected(r, inj);
         }
     }
@@ -160,6 +167,6 @@ void aleph_retry_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_handler(aleph_retry_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(aleph_retry_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_register_output_filter(ALEPH_RETRY_FILTER, retry_filter, NULL,
-                              AP_FTYPE_CONTENT_SET);
+    retry_filter_handle = ap_register_output_filter(ALEPH_RETRY_FILTER, retry_filter,
+                                                    NULL, AP_FTYPE_CONTENT_SET);
 }

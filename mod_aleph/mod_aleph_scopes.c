@@ -99,6 +99,7 @@ static const char *load_secret(scan_t *sc, const char *spec, const char *scope)
 static const aleph_cred_t *resolve(scan_t *sc, const aleph_dir_conf_t *eff,
                                    const char *scope)
 {
+    const char *origin;
     aleph_token_request_t req;
     aleph_cred_t *cred;
     int i;
@@ -120,7 +121,10 @@ static const aleph_cred_t *resolve(scan_t *sc, const aleph_dir_conf_t *eff,
     cred->scope_name = scope;
     cred->src = eff;
     aleph_conf_policy(eff, &cred->policy);
-    cred->audience_origin = aleph_origin_https(sc->pconf, req.audience);
+    if ((origin = aleph_origin_https(sc->pconf, req.audience)) != NULL) {
+        cred->audience_origins = apr_array_make(sc->pconf, 2, sizeof(const char *));
+        aleph_origin_add(cred->audience_origins, origin);
+    }
     aleph_credential_key(&req, cred->key);
     cred->fingerprint = aleph_fingerprint(sc->pconf, cred->key, sizeof(cred->key));
     APR_ARRAY_PUSH(creds, aleph_cred_t *) = cred;
@@ -144,7 +148,7 @@ static void check_scope(scan_t *sc, aleph_dir_conf_t *section,
         }
     }
     cred = section->cred ? section->cred : eff->cred;
-    if (eff->auth == 1 && cred && !eff->upstreams && !cred->audience_origin) {
+    if (eff->auth == 1 && cred && !eff->upstreams && !cred->audience_origins) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL,
                      "ALEPH00022: %s: AlephAuth On without AlephUpstream, and the "
                      "audience is not an https URL: tokens go wherever this scope "

@@ -179,6 +179,9 @@ AlephTokenURL $fake/oauth/token$5
 AlephClientID $4
 AlephClientSecret file:$run/client-secret
 AlephContract $contract
+# Tokens may go to the local backend and the fake (the default allows only
+# the audience's origin, https://api.satellogic.com).
+AlephUpstream http://127.0.0.1:$p_back $fake
 
 # A: plain ProxyPass.
 <Location /a/>
