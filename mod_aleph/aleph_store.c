@@ -172,16 +172,6 @@ aleph_slot_t *aleph_store_slot(aleph_store_t *store,
     return slot;
 }
 
-aleph_slot_t *aleph_store_slot_at(aleph_store_t *store, unsigned i)
-{
-    return i < store->header->used ? slot_at(store, i) : NULL;
-}
-
-const unsigned char *aleph_store_slot_key(const aleph_slot_t *slot)
-{
-    return slot->key;
-}
-
 /*
  * Seqlock write side. Starting from (seq | 1) + 2 keeps the counter odd
  * while writing even if an earlier writer died half-way (seq left odd).

@@ -68,10 +68,6 @@ aleph_slot_t *aleph_store_find(aleph_store_t *store,
  */
 aleph_slot_t *aleph_store_adopt(aleph_store_t *store, aleph_slot_t *from);
 
-/* The i-th used slot, for status output; NULL past the end. */
-aleph_slot_t *aleph_store_slot_at(aleph_store_t *store, unsigned i);
-const unsigned char *aleph_store_slot_key(const aleph_slot_t *slot);
-
 /*
  * Copies the token (NUL-terminated) into buf, which has room for
  * ALEPH_TOKEN_MAX_LEN + 1 bytes (buf may be NULL to read meta only).
