@@ -123,5 +123,5 @@ int aleph_contract_lookup(request_rec *r, const aleph_dir_conf_t *c,
                       cred->req.client_id, cred->policy.wait_max / 1000, req.url);
     }
     return aleph_refuse(r, HTTP_SERVICE_UNAVAILABLE, answer.code, contract_refusal(answer.code),
-                  answer.retry_at ? answer.retry_at - aleph_clock_now() : ALEPH_SEC);
+                        answer.retry_at ? answer.retry_at - aleph_clock_now() : ALEPH_SEC);
 }

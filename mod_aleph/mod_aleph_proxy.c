@@ -169,12 +169,12 @@ static int aleph_fixups(request_rec *r)
                       "backend, or set AlephAuth Off for this scope",
                       r->filename + 6);
         return aleph_refuse(r, HTTP_BAD_GATEWAY, "upstream_not_supported",
-                      "The gateway cannot add credentials for this backend.", 0);
+                            "The gateway cannot add credentials for this backend.", 0);
     }
     cred = aleph_scopes_cred_for(r, c);
     if (!cred) {
         return aleph_refuse(r, HTTP_INTERNAL_SERVER_ERROR, "configuration_error",
-                      "The gateway's credential configuration is inconsistent.", 0);
+                            "The gateway's credential configuration is inconsistent.", 0);
     }
     if (!upstream_allowed(c, cred, r->filename + 6)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -183,7 +183,7 @@ static int aleph_fixups(request_rec *r)
                       "without sending the token (see AlephUpstream)",
                       r->uri, r->filename + 6, cred->fingerprint);
         return aleph_refuse(r, HTTP_BAD_GATEWAY, "upstream_not_allowed",
-                      "The gateway does not send credentials to this upstream.", 0);
+                            "The gateway does not send credentials to this upstream.", 0);
     }
     aleph_cache_get(r->pool, cred->slot, &cred->req, aleph_provider_fetch(),
                     &cred->policy, token, &answer);
@@ -197,10 +197,10 @@ static int aleph_fixups(request_rec *r)
     case ALEPH_CACHE_BACKOFF:
     case ALEPH_CACHE_FAILED:
         return aleph_refuse(r, HTTP_SERVICE_UNAVAILABLE,
-                      answer.outcome == ALEPH_CACHE_FAILED ? answer.result.reason
-                                                           : "token_endpoint_backoff",
-                      "No access token could be obtained from the token endpoint.",
-                      answer.retry_at - aleph_clock_now());
+                            answer.outcome == ALEPH_CACHE_FAILED ? answer.result.reason
+                            : "token_endpoint_backoff",
+                            "No access token could be obtained from the token endpoint.",
+                            answer.retry_at - aleph_clock_now());
     default:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "ALEPH00013: gave up waiting for the token request of "
@@ -208,7 +208,7 @@ static int aleph_fixups(request_rec *r)
                       "how fast %s answers, or raise AlephTimeout", cred->fingerprint,
                       cred->req.client_id, cred->policy.wait_max / 1000, cred->req.token_url);
         return aleph_refuse(r, HTTP_SERVICE_UNAVAILABLE, "token_request_pending",
-                      "The token request is taking too long.", ALEPH_SEC);
+                            "The token request is taking too long.", ALEPH_SEC);
     }
     token_prefix = aleph_conf_token_prefix(c);
     prefix_len = strlen(token_prefix);
