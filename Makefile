@@ -37,7 +37,7 @@ UNIT_TESTS = $(patsubst t/unit/%.c,t/unit/bin/%,$(wildcard t/unit/test_*.c))
 
 # Debian packages the build, the tests and the demo need.
 DEPS = apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libapache2-mod-perl2 \
-       libwww-perl python3 curl wrk valgrind clang libclang-rt-14-dev apache2-utils
+       libwww-perl python3 curl openssl wrk valgrind clang libclang-rt-14-dev apache2-utils
 
 .PHONY: all deps test unit fuzz fuzzers run bench install clean FORCE
 
