@@ -125,6 +125,7 @@ apr_status_t aleph_contracts_fetch(apr_pool_t *p, const aleph_contracts_request_
     aleph_http_request_t http;
     aleph_http_response_t resp;
     apr_status_t rv;
+    const char *reason;
 
     memset(res, 0, sizeof(*res));
     if (!req->url || !req->token_header || !req->token_value || !req->transport) {
@@ -148,27 +149,23 @@ apr_status_t aleph_contracts_fetch(apr_pool_t *p, const aleph_contracts_request_
         return aleph_contracts_parse(p, resp.status, resp.body, resp.len, res);
     case ALEPH_HTTP_BODY_TOO_LARGE:
     case ALEPH_HTTP_HEADERS_TOO_LARGE:
-        rv = fail(res, ALEPH_C_TOO_LARGE, apr_psprintf(p,
-                  "The contracts endpoint's response is larger than %d bytes.",
-                  ALEPH_CONTRACTS_RESPONSE_MAX_LEN));
+        reason = ALEPH_C_TOO_LARGE;
         break;
     case ALEPH_HTTP_TIMEOUT:
-        rv = fail(res, ALEPH_C_TIMEOUT, apr_psprintf(p,
-                  "The contracts endpoint did not answer in time: %s.", resp.error));
+        reason = ALEPH_C_TIMEOUT;
         break;
     case ALEPH_HTTP_TLS_FAILED:
-        rv = fail(res, ALEPH_C_TLS, apr_psprintf(p,
-                  "The TLS connection to the contracts endpoint failed: %s.", resp.error));
+        reason = ALEPH_C_TLS;
         break;
     case ALEPH_HTTP_UNREACHABLE:
-        rv = fail(res, ALEPH_C_UNREACHABLE, apr_psprintf(p,
-                  "The contracts endpoint could not be reached: %s.", resp.error));
+        reason = ALEPH_C_UNREACHABLE;
         break;
     default:
-        rv = fail(res, ALEPH_C_INTERNAL,
-                  "libcurl could not set the contracts request up.");
+        reason = ALEPH_C_INTERNAL;
         break;
     }
+    rv = fail(res, reason, aleph_http_failure(p, &resp, "contracts",
+                                              ALEPH_CONTRACTS_RESPONSE_MAX_LEN));
     res->http_status = resp.status;
     return rv;
 }

@@ -306,3 +306,28 @@ done:
     }
     free_headers(headers);
 }
+
+const char *aleph_http_failure(apr_pool_t *p, const aleph_http_response_t *resp,
+                               const char *endpoint, apr_size_t max_len)
+{
+    switch (resp->outcome) {
+    case ALEPH_HTTP_BODY_TOO_LARGE:
+        return apr_psprintf(p, "The %s endpoint's response is larger than %"
+                            APR_SIZE_T_FMT " bytes.", endpoint, max_len);
+    case ALEPH_HTTP_HEADERS_TOO_LARGE:
+        return apr_psprintf(p, "The %s endpoint's response headers are larger than %"
+                            APR_SIZE_T_FMT " bytes.", endpoint, max_len);
+    case ALEPH_HTTP_TIMEOUT:
+        return apr_psprintf(p, "The %s endpoint did not answer in time: %s.",
+                            endpoint, resp->error);
+    case ALEPH_HTTP_TLS_FAILED:
+        return apr_psprintf(p, "The TLS connection to the %s endpoint failed "
+                            "(certificate verification, client certificate or "
+                            "protocol): %s.", endpoint, resp->error);
+    case ALEPH_HTTP_UNREACHABLE:
+        return apr_psprintf(p, "The %s endpoint could not be reached: %s.",
+                            endpoint, resp->error);
+    default:
+        return apr_psprintf(p, "libcurl could not set the %s request up.", endpoint);
+    }
+}

@@ -58,6 +58,13 @@ typedef struct {
     const char *error;            /* failures: libcurl's reason, printable */
 } aleph_http_response_t;
 
+/*
+ * The sentence that says why an exchange failed (any outcome but DONE),
+ * naming the endpoint ("token", "contracts"): one wording for every caller.
+ */
+const char *aleph_http_failure(apr_pool_t *p, const aleph_http_response_t *resp,
+                               const char *endpoint, apr_size_t max_len);
+
 /* curl_global_init must have been called by the process beforehand. */
 void aleph_http_perform(apr_pool_t *p, const aleph_http_request_t *req,
                         aleph_http_response_t *resp);

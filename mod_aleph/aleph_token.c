@@ -468,7 +468,8 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
     const char *headers[5];
     aleph_http_request_t http;
     aleph_http_response_t resp;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
+    const char *reason = NULL;
     int n = 0;
 
     memset(res, 0, sizeof(*res));
@@ -505,35 +506,24 @@ apr_status_t aleph_token_fetch(apr_pool_t *p, const aleph_token_request_t *req,
         rv = aleph_token_parse(p, resp.status, resp.body, resp.len, res);
         break;
     case ALEPH_HTTP_BODY_TOO_LARGE:
-        rv = fail(res, ALEPH_R_TOO_LARGE, apr_psprintf(p,
-                  "The token endpoint's response is larger than %d bytes.",
-                  ALEPH_RESPONSE_MAX_LEN));
-        break;
     case ALEPH_HTTP_HEADERS_TOO_LARGE:
-        rv = fail(res, ALEPH_R_TOO_LARGE, apr_psprintf(p,
-                  "The token endpoint's response headers are larger than %d "
-                  "bytes.", ALEPH_RESPONSE_MAX_LEN));
+        reason = ALEPH_R_TOO_LARGE;
         break;
     case ALEPH_HTTP_TIMEOUT:
-        rv = fail(res, ALEPH_R_TIMEOUT, apr_psprintf(p,
-                  "The token endpoint did not answer in time: %s.", resp.error));
+        reason = ALEPH_R_TIMEOUT;
         break;
     case ALEPH_HTTP_TLS_FAILED:
-        rv = fail(res, ALEPH_R_TLS, apr_psprintf(p,
-                  "The TLS connection to the token endpoint failed "
-                  "(certificate verification, client certificate or "
-                  "protocol): %s.", resp.error));
+        reason = ALEPH_R_TLS;
         break;
     case ALEPH_HTTP_UNREACHABLE:
-        rv = fail(res, ALEPH_R_UNREACHABLE, apr_psprintf(p,
-                  "The token endpoint could not be reached: %s.", resp.error));
+        reason = ALEPH_R_UNREACHABLE;
         break;
     default:
-        rv = fail(res, ALEPH_R_INTERNAL,
-                  "libcurl could not set the token request up.");
+        reason = ALEPH_R_INTERNAL;
         break;
     }
-    if (resp.outcome != ALEPH_HTTP_DONE) {
+    if (reason) {
+        rv = fail(res, reason, aleph_http_failure(p, &resp, "token", ALEPH_RESPONSE_MAX_LEN));
         res->http_status = resp.status;
     }
     res->retry_after = resp.retry_after;
